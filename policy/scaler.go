@@ -5,84 +5,140 @@ import "time"
 // Scaler configures `spillway scale`: where the Envoy stats come from and
 // the targets and limits of each pool.
 type Scaler struct {
-	Stats Stats                  `yaml:"stats"`
+	// Stats is where the signals come from.
+	Stats Stats `yaml:"stats"`
+	// Pools are the pools to scale, by the name of a pool in Config.Pools;
+	// at least one.
 	Pools map[string]*ScalerPool `yaml:"pools"`
 	// LockKey is the Consul KV key that several scalers lock to elect one
 	// leader; empty disables election.
 	LockKey string `yaml:"lock_key"`
 }
 
-// Stats names the Envoys to scrape, or a Prometheus server to query.
+// Stats names the Envoys to scrape, or a Prometheus server to query:
+// exactly one of EnvoyAdmin or Prometheus.
 type Stats struct {
-	EnvoyAdmin []string      `yaml:"envoy_admin"`
-	Prometheus string        `yaml:"prometheus"`
-	Interval   time.Duration `yaml:"interval"`
-	// StaleAfter marks a signal stale when no good scrape is newer.
+	// EnvoyAdmin lists the admin addresses of the Envoys, as host:port or
+	// http(s) URLs; their stats are summed.
+	EnvoyAdmin []string `yaml:"envoy_admin"`
+	// Prometheus is the http(s) URL of a Prometheus server that scrapes the
+	// Envoys.
+	Prometheus string `yaml:"prometheus"`
+	// Interval is the time between scrapes; default 5s.
+	Interval time.Duration `yaml:"interval"`
+	// StaleAfter marks a signal stale when no good scrape is newer; stale
+	// signals freeze the pool. Default 3 × Interval, at least Interval.
 	StaleAfter time.Duration `yaml:"stale_after"`
 }
 
 // ScalerPool holds the targets and limits of one pool.
 type ScalerPool struct {
-	Min       int       `yaml:"min"`
-	Max       int       `yaml:"max"`
-	Target    Target    `yaml:"target"`
-	Tolerance float64   `yaml:"tolerance"`
-	ScaleUp   ScaleRule `yaml:"scale_up"`
+	// Min is the fewest replicas; at least 0, at most Max.
+	Min int `yaml:"min"`
+	// Max is the most replicas; at least 1.
+	Max int `yaml:"max"`
+	// Target is what each instance should carry.
+	Target Target `yaml:"target"`
+	// Tolerance is the relative distance from target within which nothing
+	// changes, against flapping; at least 0 and below 1, default 0.1.
+	Tolerance float64 `yaml:"tolerance"`
+	// ScaleUp limits scaling out; defaults: stabilization 0s, max_step 4,
+	// max_percent 100, period 60s.
+	ScaleUp ScaleRule `yaml:"scale_up"`
+	// ScaleDown limits scaling in; defaults: stabilization 300s,
+	// max_step 2, max_percent 50, period 120s.
 	ScaleDown ScaleRule `yaml:"scale_down"`
-	ToZero    *ToZero   `yaml:"to_zero,omitempty"`
-	Drain     Drain     `yaml:"drain"`
-	Actuator  Actuator  `yaml:"actuator"`
+	// ToZero, when set, lets the pool scale to zero; it needs Min 0.
+	ToZero *ToZero `yaml:"to_zero,omitempty"`
+	// Drain is how scale-in empties the instances it removes.
+	Drain Drain `yaml:"drain"`
+	// Actuator changes the replica count.
+	Actuator Actuator `yaml:"actuator"`
 }
 
-// Target is what the scaler keeps each pool at.
+// Target is what the scaler keeps each pool at: at least one of its fields
+// above 0. With both, the pool gets the larger of the two answers.
 type Target struct {
-	QueuePerInstance float64       `yaml:"queue_per_instance"`
-	LatencyP95       time.Duration `yaml:"latency_p95"`
+	// QueuePerInstance is the wanted number of active plus pending
+	// requests per healthy instance.
+	QueuePerInstance float64 `yaml:"queue_per_instance"`
+	// LatencyP95 is the wanted 95th percentile of request latency.
+	LatencyP95 time.Duration `yaml:"latency_p95"`
 }
 
 // ScaleRule limits one direction of scaling.
 type ScaleRule struct {
+	// Stabilization is how far back the scaler looks for the most cautious
+	// recommendation before acting: the highest when scaling in, the
+	// lowest when scaling out. 0s acts at once.
 	Stabilization time.Duration `yaml:"stabilization"`
-	MaxStep       int           `yaml:"max_step"`
-	MaxPercent    float64       `yaml:"max_percent"`
-	Period        time.Duration `yaml:"period"`
+	// MaxStep is the most replicas added or removed per Period; 0 turns
+	// this limit off.
+	MaxStep int `yaml:"max_step"`
+	// MaxPercent is the most replicas added or removed per Period, as a
+	// percentage of the count at the start of the period; 0 turns this
+	// limit off. With both limits on, the one allowing the larger change
+	// applies; with both off the direction is unlimited.
+	MaxPercent float64 `yaml:"max_percent"`
+	// Period is the time over which MaxStep and MaxPercent count; more
+	// than 0s.
+	Period time.Duration `yaml:"period"`
 }
 
 // ToZero lets an idle pool scale to zero and come back on demand.
 type ToZero struct {
-	IdleAfter  time.Duration `yaml:"idle_after"`
-	Activation float64       `yaml:"activation"`
+	// IdleAfter is how long the pool must see no requests before it
+	// scales to zero, whatever Min; required.
+	IdleAfter time.Duration `yaml:"idle_after"`
+	// Activation is the demand (active plus pending requests) at which a
+	// pool at zero scales back up; 0 means 1.
+	Activation float64 `yaml:"activation"`
 }
 
 // Drain bounds how long scale-in waits for a victim's requests to finish.
 type Drain struct {
+	// Deadline is the longest wait for a draining instance's active
+	// requests to reach zero before it is removed anyway; default 5m.
+	// 0s removes it without waiting.
 	Deadline time.Duration `yaml:"deadline"`
 }
 
 // Actuator is how the scaler changes a pool's replica count: exactly one
 // of its fields.
 type Actuator struct {
-	Exec       *ExecActuator       `yaml:"exec,omitempty"`
-	Webhook    *WebhookActuator    `yaml:"webhook,omitempty"`
+	// Exec runs a command.
+	Exec *ExecActuator `yaml:"exec,omitempty"`
+	// Webhook posts to a URL.
+	Webhook *WebhookActuator `yaml:"webhook,omitempty"`
+	// Kubernetes sets the replicas of a workload.
 	Kubernetes *KubernetesActuator `yaml:"kubernetes,omitempty"`
 }
 
 // ExecActuator runs a command with the pool, counts and victims.
 type ExecActuator struct {
-	Command []string      `yaml:"command"`
+	// Command is the program and its arguments, not run through a shell;
+	// required.
+	Command []string `yaml:"command"`
+	// Timeout kills the command when it runs longer; default 30s.
 	Timeout time.Duration `yaml:"timeout"`
 }
 
 // WebhookActuator posts the decision as JSON to a URL.
 type WebhookActuator struct {
-	URL     string        `yaml:"url"`
+	// URL is the absolute http(s) URL to post to; required.
+	URL string `yaml:"url"`
+	// Timeout bounds each request; default 30s.
 	Timeout time.Duration `yaml:"timeout"`
 }
 
 // KubernetesActuator sets replicas through the scale subresource.
 type KubernetesActuator struct {
+	// Kubeconfig is the kubeconfig file; empty uses the in-cluster
+	// service account.
 	Kubeconfig string `yaml:"kubeconfig"`
-	Namespace  string `yaml:"namespace"`
-	// Resource is kind/name, e.g. deployment/gpu-inference.
+	// Namespace of the resource; empty means the kubeconfig's, or the
+	// pod's own in a cluster.
+	Namespace string `yaml:"namespace"`
+	// Resource is kind/name, e.g. deployment/gpu-inference; required.
 	Resource string `yaml:"resource"`
 }

@@ -1,0 +1,38 @@
+# Spillway's developer commands. `make test` is what CI runs.
+
+GO        ?= go
+BIN       ?= bin
+PKGS      ?= ./...
+STATICCHECK_VERSION ?= v0.8.2
+FUZZTIME  ?= 30s
+
+.PHONY: all build test lint bench fuzz consul clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/spillway ./cmd/spillway
+
+# consul prints the path of the Consul agent the integration tests use,
+# building it once into a cache outside the repository.
+consul:
+	@scripts/consul.sh
+
+test:
+	SPILLWAY_CONSUL_BIN="$$(scripts/consul.sh)" $(GO) test -count=1 -timeout 20m $(PKGS)
+
+lint:
+	$(GO) vet $(PKGS)
+	test -z "$$(gofmt -l $$(git ls-files '*.go'))"
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./xds/translate/
+
+# fuzz runs every fuzz target for FUZZTIME; their seed corpora also run in
+# `make test`.
+fuzz:
+	scripts/fuzz.sh $(FUZZTIME)
+
+clean:
+	rm -rf $(BIN)

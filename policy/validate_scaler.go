@@ -1,0 +1,125 @@
+package policy
+
+import "strings"
+
+func (ck *checker) scaler(s *Scaler) {
+	ck.stats(&s.Stats)
+	if len(s.Pools) == 0 {
+		ck.errorf("scaler.pools", "", "at least one pool to scale is required")
+	}
+	for _, name := range sortedKeys(s.Pools) {
+		path := keyPath("scaler.pools", name)
+		if _, ok := ck.cfg.Pools[name]; !ok {
+			ck.unknownPool(path, name)
+		}
+		ck.scalerPool(s.Pools[name], path)
+	}
+}
+
+func (ck *checker) stats(s *Stats) {
+	switch {
+	case len(s.EnvoyAdmin) == 0 && s.Prometheus == "":
+		ck.errorf("scaler.stats", "", "name envoy_admin addresses or a prometheus URL")
+	case len(s.EnvoyAdmin) > 0 && s.Prometheus != "":
+		ck.errorf("scaler.stats", "", "set envoy_admin or prometheus, not both")
+	}
+	for i, a := range s.EnvoyAdmin {
+		ck.endpoint(itemPath("scaler.stats.envoy_admin", i), a)
+	}
+	if s.Prometheus != "" {
+		ck.httpURL("scaler.stats.prometheus", s.Prometheus)
+	}
+	ck.positive("scaler.stats.interval", s.Interval)
+	if s.Interval > 0 && s.StaleAfter < s.Interval {
+		ck.got("scaler.stats.stale_after", s.StaleAfter,
+			"must not be shorter than interval (%s)", s.Interval)
+	}
+}
+
+func (ck *checker) scalerPool(p *ScalerPool, path string) {
+	ck.bounds(p, path)
+	t := p.Target
+	if t.QueuePerInstance < 0 {
+		ck.got(path+".target.queue_per_instance", t.QueuePerInstance, "must not be negative")
+	}
+	if t.QueuePerInstance <= 0 && t.LatencyP95 <= 0 {
+		ck.errorf(path+".target", "", "set queue_per_instance or latency_p95 above 0")
+	}
+	if p.Tolerance < 0 || p.Tolerance >= 1 {
+		ck.got(path+".tolerance", p.Tolerance, "want at least 0 and less than 1")
+	}
+	ck.scaleRule(&p.ScaleUp, path+".scale_up")
+	ck.scaleRule(&p.ScaleDown, path+".scale_down")
+	if z := p.ToZero; z != nil {
+		ck.toZero(z, p.Min, path)
+	}
+	ck.actuator(&p.Actuator, path+".actuator")
+}
+
+// bounds checks min and max replicas.
+func (ck *checker) bounds(p *ScalerPool, path string) {
+	if p.Min < 0 {
+		ck.got(path+".min", p.Min, "must not be negative")
+	}
+	if p.Max < 1 {
+		ck.got(path+".max", p.Max, "must be at least 1")
+	}
+	if p.Min > p.Max && p.Max >= 1 {
+		ck.got(path+".min", p.Min, "must not exceed max (%d)", p.Max)
+	}
+}
+
+// scaleRule checks the limits of one direction; 0 turns a limit off.
+func (ck *checker) scaleRule(r *ScaleRule, path string) {
+	if r.MaxStep < 0 {
+		ck.got(path+".max_step", r.MaxStep, "must not be negative")
+	}
+	if r.MaxPercent < 0 {
+		ck.got(path+".max_percent", r.MaxPercent, "must not be negative")
+	}
+	if r.MaxStep > 0 || r.MaxPercent > 0 {
+		ck.positive(path+".period", r.Period)
+	}
+}
+
+func (ck *checker) toZero(z *ToZero, min int, path string) {
+	if min != 0 {
+		ck.errorf(path+".to_zero", "", "needs min 0, but min is %d", min)
+	}
+	ck.positive(path+".to_zero.idle_after", z.IdleAfter)
+	if z.Activation < 0 {
+		ck.got(path+".to_zero.activation", z.Activation, "must not be negative")
+	}
+}
+
+func (ck *checker) actuator(a *Actuator, path string) {
+	set := 0
+	for _, on := range []bool{a.Exec != nil, a.Webhook != nil, a.Kubernetes != nil} {
+		if on {
+			set++
+		}
+	}
+	if set != 1 {
+		ck.errorf(path, "", "set exactly one of exec, webhook or kubernetes")
+	}
+	if e := a.Exec; e != nil {
+		if len(e.Command) == 0 || e.Command[0] == "" {
+			ck.errorf(path+".exec.command", "", "required: the program and its arguments")
+		}
+		ck.positive(path+".exec.timeout", e.Timeout)
+	}
+	if w := a.Webhook; w != nil {
+		if w.URL == "" {
+			ck.errorf(path+".webhook.url", "", "required")
+		} else {
+			ck.httpURL(path+".webhook.url", w.URL)
+		}
+		ck.positive(path+".webhook.timeout", w.Timeout)
+	}
+	if k := a.Kubernetes; k != nil {
+		kind, name, ok := strings.Cut(k.Resource, "/")
+		if !ok || kind == "" || name == "" || strings.Contains(name, "/") {
+			ck.got(path+".kubernetes.resource", k.Resource, "want kind/name, such as deployment/gpu")
+		}
+	}
+}

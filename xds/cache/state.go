@@ -1,0 +1,318 @@
+package cache
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"slices"
+	"strings"
+
+	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+)
+
+// supportedTypes are the type URLs the cache serves, mapped to whether SotW
+// responses of the type carry the full state (a resource missing from a
+// response is deleted) or only the resources that changed.
+var supportedTypes = map[string]bool{
+	resource.ListenerType: true,
+	resource.ClusterType:  true,
+	resource.RouteType:    false,
+	resource.EndpointType: false,
+}
+
+// typeOrder is the order in which a Set answers watches, so that an
+// ordered ADS stream gets clusters before the endpoints, listeners and
+// routes that use them.
+var typeOrder = []string{
+	resource.ClusterType, resource.EndpointType, resource.ListenerType, resource.RouteType,
+}
+
+// entry is one resource of a state, marshalled once and shared by every
+// response that carries this version of it.
+type entry struct {
+	name       string
+	msg        proto.Message
+	any        *anypb.Any
+	version    string
+	byNameOnly bool
+}
+
+// typeState holds the resources of one type URL.
+type typeState struct {
+	entries map[string]*entry
+	// wildcard lists the entries a wildcard subscription gets, sorted by
+	// name, with the version of that list precomputed since most streams
+	// subscribe that way.
+	wildcard        []*entry
+	wildcardVersion string
+}
+
+// state is one immutable set of resources of every supported type.
+type state struct {
+	types   map[string]*typeState
+	version string
+}
+
+// emptyState is the state before the first Set.
+func emptyState() *state {
+	s := &state{types: make(map[string]*typeState, len(supportedTypes))}
+	for typeURL := range supportedTypes {
+		s.types[typeURL] = newTypeState(nil)
+	}
+	s.version = s.hash()
+	return s
+}
+
+// size is the number of resources of every type.
+func (s *state) size() int {
+	n := 0
+	for _, ts := range s.types {
+		n += len(ts.entries)
+	}
+	return n
+}
+
+// hash is the version of the whole state, ByNameOnly flags included.
+func (s *state) hash() string {
+	h := sha256.New()
+	for _, typeURL := range sortedKeys(s.types) {
+		ts := s.types[typeURL]
+		fmt.Fprintf(h, "%s\n", typeURL)
+		for _, name := range sortedKeys(ts.entries) {
+			e := ts.entries[name]
+			fmt.Fprintf(h, "%s\x00%s\x00%t\n", name, e.version, e.byNameOnly)
+		}
+	}
+	return shortSum(h)
+}
+
+// newTypeState indexes entries and precomputes the wildcard view.
+func newTypeState(entries map[string]*entry) *typeState {
+	if entries == nil {
+		entries = map[string]*entry{}
+	}
+	ts := &typeState{entries: entries}
+	for _, e := range entries {
+		if !e.byNameOnly {
+			ts.wildcard = append(ts.wildcard, e)
+		}
+	}
+	sortEntries(ts.wildcard)
+	ts.wildcardVersion = viewVersion(ts.wildcard)
+	return ts
+}
+
+// view returns the entries a subscription covers, sorted by name, and the
+// version of that list. A wildcard subscription gets every entry that is not
+// ByNameOnly plus the ByNameOnly ones it names.
+func (ts *typeState) view(wildcard bool, names map[string]struct{}) ([]*entry, string) {
+	var extra []*entry
+	for name := range names {
+		e, ok := ts.entries[name]
+		if ok && (!wildcard || e.byNameOnly) {
+			extra = append(extra, e)
+		}
+	}
+	if wildcard && len(extra) == 0 {
+		return ts.wildcard, ts.wildcardVersion
+	}
+	if wildcard {
+		extra = append(extra, ts.wildcard...)
+	}
+	sortEntries(extra)
+	return extra, viewVersion(extra)
+}
+
+// visible reports whether a subscription covers the resource name.
+func (ts *typeState) visible(name string, wildcard bool, names map[string]struct{}) bool {
+	e, ok := ts.entries[name]
+	if !ok {
+		return false
+	}
+	if _, named := names[name]; named {
+		return true
+	}
+	return wildcard && !e.byNameOnly
+}
+
+// changedNames lists the resources that were added, removed, changed
+// version or changed ByNameOnly between two states of a type, and whether
+// any of them is or was visible to wildcard subscriptions.
+func changedNames(prev, next *typeState) (names []string, wildcard bool) {
+	note := func(name string, entries ...*entry) {
+		names = append(names, name)
+		for _, e := range entries {
+			if e != nil && !e.byNameOnly {
+				wildcard = true
+			}
+		}
+	}
+	for name, e := range next.entries {
+		old := prev.entries[name]
+		if old == nil || old.version != e.version || old.byNameOnly != e.byNameOnly {
+			note(name, old, e)
+		}
+	}
+	for name, old := range prev.entries {
+		if _, ok := next.entries[name]; !ok {
+			note(name, old)
+		}
+	}
+	return names, wildcard
+}
+
+// build validates and marshals resources into a new state, reusing the
+// previous state's entries whose content did not change.
+func (c *Cache) build(resources map[string][]Resource) (*state, error) {
+	var errs []error
+	for typeURL := range resources {
+		if _, ok := supportedTypes[typeURL]; !ok {
+			errs = append(errs, fmt.Errorf("unsupported type URL %q", typeURL))
+		}
+	}
+	next := &state{types: make(map[string]*typeState, len(supportedTypes))}
+	for typeURL := range supportedTypes {
+		entries, err := c.buildType(typeURL, resources[typeURL], c.state.types[typeURL])
+		errs = append(errs, err)
+		next.types[typeURL] = newTypeState(entries)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("setting xds resources: %w", err)
+	}
+	next.version = next.hash()
+	return next, nil
+}
+
+// buildType builds the entries of one type, reporting every bad resource.
+func (c *Cache) buildType(
+	typeURL string, rs []Resource, prev *typeState,
+) (map[string]*entry, error) {
+	var errs []error
+	entries := make(map[string]*entry, len(rs))
+	for i, r := range rs {
+		if err := checkResource(typeURL, r); err != nil {
+			errs = append(errs, fmt.Errorf("%s resource %d (%q): %w", ShortType(typeURL), i, r.Name, err))
+			continue
+		}
+		if _, dup := entries[r.Name]; dup {
+			errs = append(errs, fmt.Errorf("%s resource %d: duplicate name %q",
+				ShortType(typeURL), i, r.Name))
+			continue
+		}
+		e, err := c.marshal(typeURL, r, prev.entries[r.Name])
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s resource %q: %w", ShortType(typeURL), r.Name, err))
+			continue
+		}
+		entries[r.Name] = e
+	}
+	return entries, errors.Join(errs...)
+}
+
+// checkResource rejects a resource that Envoy would misread: no message, a
+// message of another type, or a name that differs from the message's own.
+func checkResource(typeURL string, r Resource) error {
+	if r.Message == nil {
+		return errors.New("message is nil")
+	}
+	want := strings.TrimPrefix(typeURL, resource.APITypePrefix)
+	if got := string(proto.MessageName(r.Message)); got != want {
+		return fmt.Errorf("message is %s, want %s", got, want)
+	}
+	if r.Name == "" {
+		return errors.New("name is empty")
+	}
+	if inner := cachev3.GetResourceName(r.Message); inner != r.Name {
+		return fmt.Errorf("name differs from the message's name %q", inner)
+	}
+	return nil
+}
+
+// marshal returns the entry of r. The same message as before is reused
+// without marshalling; equal bytes keep the previous Any and version, so
+// that responses already built keep sharing them.
+func (c *Cache) marshal(typeURL string, r Resource, prev *entry) (*entry, error) {
+	if prev != nil && prev.msg == r.Message {
+		if prev.byNameOnly == r.ByNameOnly {
+			return prev, nil
+		}
+		return &entry{name: r.Name, msg: r.Message, any: prev.any, version: prev.version,
+			byNameOnly: r.ByNameOnly}, nil
+	}
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(r.Message)
+	if err != nil {
+		return nil, fmt.Errorf("marshalling: %w", err)
+	}
+	c.marshals.Add(1)
+	c.marshalTotal.Inc()
+
+	e := &entry{name: r.Name, msg: r.Message, byNameOnly: r.ByNameOnly}
+	if prev != nil && bytes.Equal(prev.any.Value, b) {
+		e.any, e.version = prev.any, prev.version
+		return e, nil
+	}
+	sum := sha256.Sum256(b)
+	e.any = &anypb.Any{TypeUrl: typeURL, Value: b}
+	e.version = hex.EncodeToString(sum[:8])
+	return e, nil
+}
+
+// viewVersion is the version of a sorted list of entries: a hash of their
+// names and versions, so equal content gives equal versions on any server.
+func viewVersion(view []*entry) string {
+	h := sha256.New()
+	for _, e := range view {
+		fmt.Fprintf(h, "%s\x00%s\n", e.name, e.version)
+	}
+	return shortSum(h)
+}
+
+// versionMap maps the names of view to their versions.
+func versionMap(view []*entry) map[string]string {
+	out := make(map[string]string, len(view))
+	for _, e := range view {
+		out[e.name] = e.version
+	}
+	return out
+}
+
+func shortSum(h hash.Hash) string {
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+func sortEntries(es []*entry) {
+	slices.SortFunc(es, func(a, b *entry) int { return strings.Compare(a.name, b.name) })
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// ShortType names a type URL by its resource kind ("listener", "route",
+// "cluster", "endpoint", else "other"), for errors, logs and bounded metric
+// labels.
+func ShortType(typeURL string) string {
+	switch typeURL {
+	case resource.ListenerType:
+		return "listener"
+	case resource.RouteType:
+		return "route"
+	case resource.ClusterType:
+		return "cluster"
+	case resource.EndpointType:
+		return "endpoint"
+	default:
+		return "other"
+	}
+}
