@@ -1,6 +1,10 @@
 package app
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/spillway/spillway/xds/translate"
+)
 
 // serveMetrics are the instruments of the serve pipeline; the cache, the
 // ADS server and the discovery source register their own.
@@ -9,6 +13,7 @@ type serveMetrics struct {
 	buildDuration prometheus.Histogram
 	reloads       *prometheus.CounterVec
 	catalogs      prometheus.Counter
+	resources     *prometheus.GaugeVec
 }
 
 func newServeMetrics(reg prometheus.Registerer) *serveMetrics {
@@ -32,8 +37,12 @@ func newServeMetrics(reg prometheus.Registerer) *serveMetrics {
 			Name: "spillway_catalog_updates_total",
 			Help: "Catalogs received from the discovery source.",
 		}),
+		resources: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "spillway_xds_resources",
+			Help: "Resources in the published snapshot, per type.",
+		}, []string{"type_url"}),
 	}
-	reg.MustRegister(m.builds, m.buildDuration, m.reloads, m.catalogs)
+	reg.MustRegister(m.builds, m.buildDuration, m.reloads, m.catalogs, m.resources)
 	for _, r := range []string{"published", "invalid"} {
 		m.builds.WithLabelValues(r)
 	}
@@ -41,4 +50,12 @@ func newServeMetrics(reg prometheus.Registerer) *serveMetrics {
 		m.reloads.WithLabelValues(r)
 	}
 	return m
+}
+
+// observeResources sets the resource gauge from a published snapshot.
+func (m *serveMetrics) observeResources(r *translate.Resources) {
+	m.resources.WithLabelValues("cluster").Set(float64(len(r.Clusters)))
+	m.resources.WithLabelValues("endpoint").Set(float64(len(r.Endpoints)))
+	m.resources.WithLabelValues("listener").Set(float64(len(r.Listeners) + len(r.APIListeners)))
+	m.resources.WithLabelValues("route").Set(float64(len(r.Routes)))
 }

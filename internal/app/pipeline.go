@@ -155,6 +155,7 @@ func (p *pipeline) build() {
 	}
 	p.lastFail = ""
 	p.m.builds.WithLabelValues("published").Inc()
+	p.m.observeResources(res)
 	prev := p.current.Swap(&published{version: version, resources: res})
 	if prev == nil || prev.version != version {
 		p.log.Info("snapshot published", "version", version,

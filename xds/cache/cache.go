@@ -102,7 +102,7 @@ func (c *Cache) logSet(prev, next *state, changed int) {
 		c.log.Debug("xds resources unchanged", "version", next.version)
 		return
 	}
-	c.log.Info("xds resources updated", "version", next.version,
+	c.log.Debug("xds resources updated", "version", next.version,
 		"changed", changed, "resources", next.size())
 }
 
