@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/spillway/spillway/discovery"
+	"github.com/spillway/spillway/internal/filewatch"
 )
 
 // maxWeight bounds instance weights to a sane range: Envoy adds up the
@@ -33,9 +34,9 @@ var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // Load reads the catalog file at path and parses it.
 func Load(path string) (*discovery.Catalog, error) {
-	data, _, err := readFile(path)
+	data, err := filewatch.ReadFile(path, 0)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading catalog: %w", err)
 	}
 	return Parse(path, data)
 }

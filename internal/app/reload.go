@@ -43,14 +43,16 @@ func watchConfig(ctx context.Context, path string, reload <-chan struct{}, p *pi
 		}
 	}()
 
+	// The running config was loaded from the file's content just before, so
+	// the watch's first call is not a change unless it is an error. A write
+	// between that load and this first read is only seen with the next
+	// change; Serve handing over the bytes it loaded would close that gap.
 	first := true
-	return filewatch.Watch(ctx, path, filewatch.Options{}, func(data []byte, err error) {
-		if first && err == nil {
-			// The running config was loaded from this content already.
-			first = false
-			return
-		}
+	return filewatch.Watch(ctx, path, filewatch.Options{Log: log}, func(data []byte, err error) {
+		skip := first && err == nil
 		first = false
-		load(data, err)
+		if !skip {
+			load(data, err)
+		}
 	})
 }
