@@ -6,7 +6,7 @@ PKGS      ?= ./...
 STATICCHECK_VERSION ?= v0.8.2
 FUZZTIME  ?= 30s
 
-.PHONY: all build test lint bench fuzz consul clean
+.PHONY: all build test lint bench fuzz consul docs clean
 
 all: build
 
@@ -33,6 +33,11 @@ bench:
 # `make test`.
 fuzz:
 	scripts/fuzz.sh $(FUZZTIME)
+
+# docs regenerates the config reference from the policy package; a test
+# fails while it is stale.
+docs:
+	$(GO) run ./internal/tools/configdoc -o docs/config.md
 
 clean:
 	rm -rf $(BIN)

@@ -215,11 +215,24 @@ func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(c.attrs()...)
 }
 
-func (c Config) attrs() []slog.Attr {
-	token := "none"
-	if c.Token != "" {
-		token = redacted
+// tokenSource says where the token comes from, in the order token()
+// looks, without reading or revealing it.
+func (c Config) tokenSource() string {
+	switch {
+	case c.Token != "":
+		return "inline " + redacted
+	case c.TokenFile != "":
+		return "file"
+	case os.Getenv(envTokenFile) != "":
+		return "env " + envTokenFile
+	case os.Getenv(envToken) != "":
+		return "env " + envToken
 	}
+	return "none"
+}
+
+func (c Config) attrs() []slog.Attr {
+	token := c.tokenSource()
 	services := make([]string, 0, len(c.Selectors))
 	for _, s := range c.Selectors {
 		services = append(services, s.Service)
