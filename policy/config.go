@@ -25,6 +25,16 @@ func (c *Config) PoolNames() []string {
 	return sortedKeys(c.Pools)
 }
 
+// listener returns the listener called name, or nil.
+func (c *Config) listener(name string) *Listener {
+	for _, l := range c.Listeners {
+		if l != nil && l.Name == name {
+			return l
+		}
+	}
+	return nil
+}
+
 // Selectors returns what each pool takes from discovery, one selector per
 // pool in the order of PoolNames. Two pools may share a selector.
 func (c *Config) Selectors() []discovery.Selector {

@@ -24,6 +24,7 @@ const DefaultRouteTimeout = 15 * time.Second
 //	xds.keepalive                   time 30s, timeout 10s, min_time 10s
 //	xds.max_concurrent_streams      100
 //	xds.max_message_bytes           4 MiB
+//	xds.access.default (if present) allow
 //	admin.listen                    127.0.0.1:19000
 //	pool.protocol                   http1
 //	pool.balancing.policy           least_request
@@ -42,7 +43,10 @@ const DefaultRouteTimeout = 15 * time.Second
 //	route.timeout                   15s (0s disables it)
 //	route.retries.on                DefaultRetryOn, when attempts > 0
 //	scaler.stats                    interval 5s, stale_after 3 × interval
-//	scaler pool                     tolerance 0.1, drain.deadline 5m
+//	scaler.admin.listen             127.0.0.1:19001
+//	scaler pool                     tolerance 0.1, start_timeout 10m
+//	  drain                         deadline 5m, remove_timeout 2m
+//	  panic                         threshold 2, window 60s, lead 30s
 //	  scale_up                      stabilization 0s, max_step 4, max_percent 100, period 60s
 //	  scale_down                    stabilization 300s, max_step 2, max_percent 50, period 120s
 //	  actuator exec / webhook       timeout 30s
@@ -76,6 +80,9 @@ func defaultServers(c *Config, set fieldIndex) {
 	def(set, "xds.keepalive.min_time", &x.Keepalive.MinTime, 10*time.Second)
 	def(set, "xds.max_concurrent_streams", &x.MaxConcurrentStreams, 100)
 	def(set, "xds.max_message_bytes", &x.MaxMessageBytes, 4<<20)
+	if a := x.Access; a != nil {
+		def(set, "xds.access.default", &a.Default, AccessAllow)
+	}
 	def(set, "admin.listen", &c.Admin.Listen, "127.0.0.1:19000")
 }
 
@@ -137,9 +144,14 @@ func defaultListener(l *Listener, path string, set fieldIndex) {
 func defaultScaler(s *Scaler, set fieldIndex) {
 	def(set, "scaler.stats.interval", &s.Stats.Interval, 5*time.Second)
 	def(set, "scaler.stats.stale_after", &s.Stats.StaleAfter, 3*s.Stats.Interval)
+	def(set, "scaler.admin.listen", &s.Admin.Listen, "127.0.0.1:19001")
 	for name, p := range s.Pools {
 		path := keyPath("scaler.pools", name)
 		def(set, path+".tolerance", &p.Tolerance, 0.1)
+		def(set, path+".start_timeout", &p.StartTimeout, 10*time.Minute)
+		def(set, path+".panic.threshold", &p.Panic.Threshold, 2.0)
+		def(set, path+".panic.window", &p.Panic.Window, 60*time.Second)
+		def(set, path+".panic.lead", &p.Panic.Lead, 30*time.Second)
 		defaultRule(&p.ScaleUp, path+".scale_up", set, ScaleRule{
 			MaxStep: 4, MaxPercent: 100, Period: 60 * time.Second,
 		})
@@ -148,6 +160,7 @@ func defaultScaler(s *Scaler, set fieldIndex) {
 			Period: 120 * time.Second,
 		})
 		def(set, path+".drain.deadline", &p.Drain.Deadline, 5*time.Minute)
+		def(set, path+".drain.remove_timeout", &p.Drain.RemoveTimeout, 2*time.Minute)
 		if e := p.Actuator.Exec; e != nil {
 			def(set, path+".actuator.exec.timeout", &e.Timeout, 30*time.Second)
 		}

@@ -50,6 +50,7 @@ scaler:
 	upRule := ScaleRule{MaxStep: 4, MaxPercent: 100, Period: time.Minute}
 	downRule := ScaleRule{Stabilization: 5 * time.Minute, MaxStep: 2, MaxPercent: 50,
 		Period: 2 * time.Minute}
+	scalerPanic := Panic{Threshold: 2, Window: time.Minute, Lead: 30 * time.Second}
 	want := &Config{
 		Path:      path,
 		Discovery: Discovery{File: &FileDiscovery{Path: "catalog.yaml"}},
@@ -98,18 +99,23 @@ scaler:
 		Scaler: &Scaler{
 			Stats: Stats{Prometheus: "http://prom:9090", Interval: 5 * time.Second,
 				StaleAfter: 15 * time.Second},
+			Admin: Admin{Listen: "127.0.0.1:19001"},
 			Pools: map[string]*ScalerPool{
 				"gpu": {
 					Max: 4, Target: Target{QueuePerInstance: 5}, Tolerance: 0.1,
 					ScaleUp: upRule, ScaleDown: downRule,
-					Drain: Drain{Deadline: 5 * time.Minute},
+					Panic:        scalerPanic,
+					StartTimeout: 10 * time.Minute,
+					Drain:        Drain{Deadline: 5 * time.Minute, RemoveTimeout: 2 * time.Minute},
 					Actuator: Actuator{Exec: &ExecActuator{Command: []string{"scale.sh"},
 						Timeout: 30 * time.Second}},
 				},
 				"mag": {
 					Max: 4, Target: Target{LatencyP95: 2 * time.Second}, Tolerance: 0.1,
 					ScaleUp: upRule, ScaleDown: downRule,
-					Drain: Drain{Deadline: 5 * time.Minute},
+					Panic:        scalerPanic,
+					StartTimeout: 10 * time.Minute,
+					Drain:        Drain{Deadline: 5 * time.Minute, RemoveTimeout: 2 * time.Minute},
 					Actuator: Actuator{Webhook: &WebhookActuator{URL: "http://scaler/hook",
 						Timeout: 30 * time.Second}},
 				},
@@ -142,6 +148,7 @@ scaler:
       target: {queue_per_instance: 1}
       scale_down: {stabilization: 0s, max_percent: 0}
       drain: {deadline: 0s}
+      panic: {threshold: 0, lead: 0s}
       actuator: {kubernetes: {resource: deployment/gpu}}
 `))
 	if err != nil {
@@ -162,6 +169,9 @@ scaler:
 		{"scale_down.max_percent", sp.ScaleDown.MaxPercent, 0.0},
 		{"scale_down.max_step", sp.ScaleDown.MaxStep, 2},
 		{"drain.deadline", sp.Drain.Deadline, time.Duration(0)},
+		{"panic.threshold", sp.Panic.Threshold, 0.0},
+		{"panic.lead", sp.Panic.Lead, time.Duration(0)},
+		{"panic.window", sp.Panic.Window, time.Minute},
 	}
 	for _, c := range checks {
 		if c.got != c.want {

@@ -51,10 +51,13 @@ type ConsulDiscovery struct {
 	Address string `yaml:"address"`
 	// Datacenter to read; empty means the agent's own.
 	Datacenter string `yaml:"datacenter"`
-	// TokenFile holds the ACL token. Empty means CONSUL_HTTP_TOKEN, if set.
-	// A relative path is relative to the config file.
+	// TokenFile holds the ACL token. Empty means the file named by
+	// CONSUL_HTTP_TOKEN_FILE, else CONSUL_HTTP_TOKEN, if set. A relative
+	// path is relative to the config file. The token is read at start and
+	// never logged.
 	TokenFile string `yaml:"token_file"`
-	// WaitTime bounds each blocking query; 0 leaves Consul's default.
+	// WaitTime bounds each blocking query; 0 means 5m, and more than 10m
+	// is cut to 10m.
 	WaitTime time.Duration `yaml:"wait_time"`
 	// Stale allows any server to answer, trading freshness for load.
 	Stale bool `yaml:"stale"`
@@ -96,8 +99,87 @@ type XDS struct {
 	// MaxConcurrentStreams caps the streams of one client connection;
 	// default 100.
 	MaxConcurrentStreams uint32 `yaml:"max_concurrent_streams"`
-	// MaxMessageBytes caps a message received or sent; default 4 MiB.
+	// MaxMessageBytes caps a message the server receives, such as a
+	// request naming many resources; default 4 MiB. A larger request ends
+	// its stream with RESOURCE_EXHAUSTED. Responses are not capped.
 	MaxMessageBytes int `yaml:"max_message_bytes"`
+	// TLS, when set, serves ADS over TLS and can require client
+	// certificates; without it ADS is plaintext, fit only for loopback or a
+	// trusted network.
+	TLS *XDSTLS `yaml:"tls,omitempty"`
+	// Access, when set, limits which listeners and pools each node
+	// receives; without it every node receives everything.
+	Access *Access `yaml:"access,omitempty"`
+}
+
+// XDSTLS serves ADS over TLS from PEM files. Relative paths are relative to
+// the config file, and each named file must exist. The files are read again
+// when their modification time changes (checked at most every few seconds),
+// so certificates can be rotated without a restart.
+type XDSTLS struct {
+	// CertFile is the server certificate chain; required.
+	CertFile string `yaml:"cert_file"`
+	// KeyFile is the private key of CertFile; required.
+	KeyFile string `yaml:"key_file"`
+	// ClientCAFile, when set, makes the server require a client
+	// certificate signed by one of the CAs in it (mutual TLS); a client
+	// without one fails the TLS handshake.
+	ClientCAFile string `yaml:"client_ca_file"`
+	// AllowedIdentities, when not empty, admits only the clients whose
+	// certificate carries one of these identities, compared exactly with
+	// each URI SAN (such as spiffe://fleet/edge), each DNS SAN and the
+	// subject common name. Any other client fails the TLS handshake, and
+	// the refusal is logged and counted. It needs ClientCAFile.
+	AllowedIdentities []string `yaml:"allowed_identities"`
+}
+
+// Access defaults.
+const (
+	AccessAllow = "allow"
+	AccessDeny  = "deny"
+)
+
+// Access limits what each node receives over xDS, by its node ID or node
+// cluster. A node that is limited never receives, and cannot fetch by
+// name, a resource outside its allowance.
+//
+// Node IDs and clusters are what each client says it is. Access scopes
+// configuration to the nodes that should have it; only xds.tls with
+// allowed_identities vets who may connect at all.
+type Access struct {
+	// Default is what a node that matches no rule receives: allow
+	// (default) for everything, deny for nothing at all.
+	Default string `yaml:"default"`
+	// Rules are tried in order; the first whose match fits the node
+	// decides what it receives.
+	Rules []*AccessRule `yaml:"rules"`
+}
+
+// AccessRule grants the nodes it matches a part of the configuration. With
+// neither Listeners nor Pools the nodes receive everything.
+type AccessRule struct {
+	// Match selects the nodes of the rule; required.
+	Match AccessMatch `yaml:"match"`
+	// Listeners are the names of the listeners (with their route
+	// configurations) the nodes receive; empty means all. Each must be a
+	// listener of this config.
+	Listeners []string `yaml:"listeners"`
+	// Pools are the names of the pools whose clusters and endpoints the
+	// nodes receive, with the resources proxyless gRPC clients read for a
+	// grpc pool; empty means all. Each must be a pool of this config, and
+	// when set it must hold every pool the rule's listeners route to.
+	Pools []string `yaml:"pools"`
+}
+
+// AccessMatch selects nodes by patterns in the syntax of Go's path.Match:
+// "*" matches any run of characters other than "/", and "?" matches any
+// one character. A node must match every pattern that is set, and at least
+// one must be set.
+type AccessMatch struct {
+	// NodeID matches the node's ID, such as "edge-*".
+	NodeID string `yaml:"node_id"`
+	// NodeCluster matches the node's cluster, such as "edge".
+	NodeCluster string `yaml:"node_cluster"`
 }
 
 // Batch is the quiet period after the last change and the longest a change
@@ -126,7 +208,8 @@ type Keepalive struct {
 
 // Admin configures the admin HTTP server.
 type Admin struct {
-	// Listen is the host:port of the admin server; default 127.0.0.1:19000.
+	// Listen is the host:port of the admin server, on loopback by default
+	// so that metrics, readiness and debug output are not exposed.
 	Listen string `yaml:"listen"`
 	// Pprof serves /debug/pprof/ when true.
 	Pprof bool `yaml:"pprof"`

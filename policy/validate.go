@@ -31,6 +31,7 @@ func validate(c *Config, index fieldIndex, failed map[string]bool) Errors {
 	ck := &checker{cfg: c, index: index, failed: failed}
 	ck.discovery()
 	ck.servers()
+	ck.xdsSecurity()
 	ck.pools()
 	ck.listeners()
 	if c.Scaler != nil {

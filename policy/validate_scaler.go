@@ -1,9 +1,13 @@
 package policy
 
-import "strings"
+import (
+	"strings"
+	"time"
+)
 
 func (ck *checker) scaler(s *Scaler) {
 	ck.stats(&s.Stats)
+	ck.listenAddr("scaler.admin.listen", s.Admin.Listen)
 	if len(s.Pools) == 0 {
 		ck.errorf("scaler.pools", "", "at least one pool to scale is required")
 	}
@@ -53,7 +57,29 @@ func (ck *checker) scalerPool(p *ScalerPool, path string) {
 	if z := p.ToZero; z != nil {
 		ck.toZero(z, p.Min, path)
 	}
+	ck.panicMode(&p.Panic, path+".panic")
+	ck.positive(path+".start_timeout", p.StartTimeout)
+	ck.notNegative(path+".drain.deadline", p.Drain.Deadline)
+	ck.notNegative(path+".drain.remove_timeout", p.Drain.RemoveTimeout)
 	ck.actuator(&p.Actuator, path+".actuator")
+}
+
+// panicMode checks the panic settings. A threshold of 1 or less would
+// trigger on any shortage, or even on a pool larger than it needs, and
+// then forbid scaling down: only 0 (off) or more than 1 make sense.
+func (ck *checker) panicMode(p *Panic, path string) {
+	if p.Threshold != 0 && !(p.Threshold > 1) {
+		ck.got(path+".threshold", p.Threshold, "want 0 (off) or more than 1")
+	}
+	ck.notNegative(path+".window", p.Window)
+	ck.notNegative(path+".lead", p.Lead)
+}
+
+// notNegative checks a duration for which 0s has a meaning of its own.
+func (ck *checker) notNegative(path string, d time.Duration) {
+	if d < 0 {
+		ck.got(path, d, "must not be negative")
+	}
 }
 
 // bounds checks min and max replicas.

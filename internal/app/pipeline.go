@@ -124,6 +124,13 @@ func (p *pipeline) apply(ctx context.Context, cfg *policy.Config) {
 		p.log.Error("config rejected: discovery source", "path", cfg.Path, "err", err)
 		return
 	}
+	// Access rules apply to open streams at once; the new snapshot that
+	// follows is filtered by them too.
+	if err := p.cache.SetAccess(cacheAccess(cfg)); err != nil {
+		p.m.reloads.WithLabelValues("rejected").Inc()
+		p.log.Error("config rejected: xds access rules", "path", cfg.Path, "err", err)
+		return
+	}
 	p.cfg = cfg
 	p.batch.quiet, p.batch.maxDelay = cfg.XDS.Batch.Quiet, cfg.XDS.Batch.MaxDelay
 	p.m.reloads.WithLabelValues("applied").Inc()

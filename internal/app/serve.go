@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"time"
 
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/spillway/spillway/discovery"
@@ -49,12 +51,19 @@ func Serve(ctx context.Context, opts ServeOptions) error {
 	}
 
 	c := cache.New(log, reg)
+	if err := c.SetAccess(cacheAccess(cfg)); err != nil {
+		return err
+	}
+	sopts, err := serverOptions(cfg, log)
+	if err != nil {
+		return err
+	}
 	p := newPipeline(cfg, c, newServeMetrics(reg), discovery.NewMetrics(reg), log)
 	xdsLis, adminLis, err := listen(cfg)
 	if err != nil {
 		return err
 	}
-	srv := server.New(c, serverOptions(cfg), log, reg)
+	srv := server.New(c, sopts, log, reg)
 	adm := admin.New(admin.Options{
 		Gatherer:  reg,
 		Ready:     []admin.Check{{Name: "snapshot", Func: p.ready}, {Name: "discovery", Func: p.discoveryUp, Advisory: true}},
@@ -98,8 +107,10 @@ func listen(cfg *policy.Config) (xdsLis, adminLis net.Listener, err error) {
 	return xdsLis, adminLis, nil
 }
 
-func serverOptions(cfg *policy.Config) server.Options {
-	return server.Options{
+// serverOptions are the ADS server's options from cfg; with xds.tls it
+// reads the certificate files, which must load.
+func serverOptions(cfg *policy.Config, log *slog.Logger) (server.Options, error) {
+	opts := server.Options{
 		Keepalive: server.Keepalive{
 			Time:    cfg.XDS.Keepalive.Time,
 			Timeout: cfg.XDS.Keepalive.Timeout,
@@ -108,6 +119,72 @@ func serverOptions(cfg *policy.Config) server.Options {
 		MaxConcurrentStreams: cfg.XDS.MaxConcurrentStreams,
 		MaxMessageBytes:      cfg.XDS.MaxMessageBytes,
 	}
+	if t := cfg.XDS.TLS; t != nil {
+		tc, err := server.NewTLSConfig(server.TLSFiles{
+			CertFile:          cfg.Resolve(t.CertFile),
+			KeyFile:           cfg.Resolve(t.KeyFile),
+			ClientCAFile:      cfg.Resolve(t.ClientCAFile),
+			AllowedIdentities: t.AllowedIdentities,
+		}, log)
+		if err != nil {
+			return opts, err
+		}
+		opts.TLS = tc
+	}
+	return opts, nil
+}
+
+// cacheAccess turns xds.access into the resource names each rule lets its
+// nodes receive. A listener brings its route configuration, which has its
+// name. A pool brings its cluster and endpoints, named after it, and for a
+// grpc pool the API listener (the pool's name) and route configuration
+// ("grpc.<pool>") that the translator makes for proxyless clients. A type
+// that a rule does not limit is left out of its names.
+func cacheAccess(cfg *policy.Config) cache.Access {
+	a := cfg.XDS.Access
+	if a == nil {
+		return cache.Access{}
+	}
+	out := cache.Access{DenyUnmatched: a.Default == policy.AccessDeny}
+	for _, r := range a.Rules {
+		out.Rules = append(out.Rules, cache.AccessRule{
+			NodeID: r.Match.NodeID, NodeCluster: r.Match.NodeCluster, Names: ruleNames(cfg, r),
+		})
+	}
+	return out
+}
+
+// ruleNames lists by type URL the names a rule allows; nil allows all.
+func ruleNames(cfg *policy.Config, r *policy.AccessRule) map[string][]string {
+	if len(r.Listeners) == 0 && len(r.Pools) == 0 {
+		return nil
+	}
+	listeners, pools := r.Listeners, r.Pools
+	if len(listeners) == 0 {
+		for _, l := range cfg.Listeners {
+			listeners = append(listeners, l.Name)
+		}
+	}
+	if len(pools) == 0 {
+		pools = cfg.PoolNames()
+	}
+	// Listeners are limited even when only pools are, since the API
+	// listeners of grpc pools are listeners too.
+	names := map[string][]string{
+		resourcev3.ListenerType: slices.Clone(listeners),
+		resourcev3.RouteType:    slices.Clone(listeners),
+	}
+	for _, name := range pools {
+		if p := cfg.Pools[name]; p != nil && p.Protocol == policy.ProtocolGRPC {
+			names[resourcev3.ListenerType] = append(names[resourcev3.ListenerType], name)
+			names[resourcev3.RouteType] = append(names[resourcev3.RouteType], "grpc."+name)
+		}
+	}
+	if len(r.Pools) > 0 {
+		names[resourcev3.ClusterType] = slices.Clone(pools)
+		names[resourcev3.EndpointType] = slices.Clone(pools)
+	}
+	return names
 }
 
 // shutdown lets open ADS streams and admin requests finish, within timeout.

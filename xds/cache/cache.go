@@ -2,7 +2,8 @@
 // listeners, routes, clusters and endpoints for every Envoy (and proxyless
 // gRPC client), versions each resource by its content, marshals each
 // resource once per version, and answers go-control-plane's SotW and delta
-// servers through the cachev3.Cache interface.
+// servers through the cachev3.Cache interface. Access rules can limit
+// which of those resources each node receives, without copying them.
 package cache
 
 import (
@@ -44,6 +45,8 @@ type Cache struct {
 	state   *state
 	ready   bool
 	watches map[string]*watchIndex // by type URL
+	// access limits what some nodes receive; nil limits nothing.
+	access *accessPolicy
 
 	marshals     atomic.Uint64
 	marshalTotal prometheus.Counter

@@ -27,6 +27,7 @@ func (c *Cache) CreateDeltaWatch(
 		return func() {}, nil
 	}
 	w := newWatch(req.GetTypeUrl(), sub)
+	w.node = req.GetNode()
 	w.deltaReq, w.deltaCh = req, ch
 	w.unsent = w.wildcard && req.GetResponseNonce() == ""
 
@@ -38,7 +39,7 @@ func (c *Cache) CreateDeltaWatch(
 // respondDelta sends w a delta response if its client lacks something or
 // holds something gone; it must hold c.mu.
 func (c *Cache) respondDelta(w *watch) bool {
-	ts := c.state.types[w.typeURL]
+	ts := c.resourcesOf(w)
 	view, _ := ts.view(w.wildcard, w.names)
 
 	var send []*entry

@@ -31,6 +31,7 @@ func (c *Cache) CreateWatch(
 		return func() {}, nil
 	}
 	w := newWatch(req.GetTypeUrl(), sub)
+	w.node = req.GetNode()
 	w.sotwReq, w.sotwCh = req, ch
 	w.first = req.GetResponseNonce() == "" && len(w.known) == 0
 	w.unsent = w.first
@@ -43,7 +44,7 @@ func (c *Cache) CreateWatch(
 // respondSotw sends w a SotW response if its client lacks something; it
 // must hold c.mu.
 func (c *Cache) respondSotw(w *watch) bool {
-	view, version := c.state.types[w.typeURL].view(w.wildcard, w.names)
+	view, version := c.resourcesOf(w).view(w.wildcard, w.names)
 	if w.first {
 		w.first = false
 		if w.sotwReq.GetVersionInfo() == version {
@@ -125,6 +126,7 @@ func (c *Cache) fetch(req *cachev3.Request) (cachev3.Response, error) {
 	if ts == nil {
 		return nil, fmt.Errorf("fetching: unsupported type URL %q", req.GetTypeUrl())
 	}
+	ts = c.access.grantFor(req.GetNode()).typeState(req.GetTypeUrl(), ts)
 	names := make(map[string]struct{}, len(req.GetResourceNames()))
 	wildcard := len(req.GetResourceNames()) == 0
 	for _, name := range req.GetResourceNames() {

@@ -3,6 +3,7 @@ package cache
 import (
 	"maps"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 )
 
@@ -28,6 +29,11 @@ type watch struct {
 	deltaCh  chan cachev3.DeltaResponse
 
 	tracked bool
+
+	// node is the client of the watch and grant what it may receive; a
+	// nil grant is everything.
+	node  *corev3.Node
+	grant *grant
 }
 
 // newWatch copies what the watch needs from the subscription, since the
@@ -142,6 +148,12 @@ func affected(idx *watchIndex, names []string, wildcard, all bool) map[*watch]st
 	return out
 }
 
+// resourcesOf returns the resources of w's type that its node may receive;
+// it must hold c.mu.
+func (c *Cache) resourcesOf(w *watch) *typeState {
+	return w.grant.typeState(w.typeURL, c.state.types[w.typeURL])
+}
+
 // respond sends w the response the current state calls for, if any, and
 // reports whether it did; it must hold c.mu.
 func (c *Cache) respond(w *watch) bool {
@@ -155,6 +167,7 @@ func (c *Cache) respond(w *watch) bool {
 // client lacks something, else tracks it until a Set concerns it. It must
 // hold c.mu.
 func (c *Cache) watchFor(w *watch) func() {
+	w.grant = c.access.grantFor(w.node)
 	if c.ready && c.respond(w) {
 		return func() {}
 	}

@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"net"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -76,22 +78,44 @@ type env struct {
 	cache *cache.Cache
 	reg   *prometheus.Registry
 	logs  *syncBuffer
+	log   *slog.Logger
+	addr  string
 	conn  *grpc.ClientConn
 }
 
-// start serves a new cache on 127.0.0.1:0 and stops the server when the
-// test ends, checking that Serve returned cleanly.
-func start(t *testing.T) *env {
-	t.Helper()
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	reg := prometheus.NewRegistry()
-	c := cache.New(log, reg)
-	s := server.New(c, server.Options{
+// defaultOptions are the server options of start.
+func defaultOptions() server.Options {
+	return server.Options{
 		Keepalive:            server.Keepalive{Time: time.Minute, Timeout: 10 * time.Second},
 		MaxConcurrentStreams: 200,
 		MaxMessageBytes:      4 << 20,
-	}, log, reg)
+	}
+}
+
+// start serves a new cache on 127.0.0.1:0 with a plaintext client
+// connection and stops the server when the test ends, checking that Serve
+// returned cleanly.
+func start(t *testing.T) *env {
+	t.Helper()
+	e := startWith(t, defaultOptions(), nil)
+	e.conn = e.dial(t, insecure.NewCredentials())
+	return e
+}
+
+// startWith serves a new cache with opts. When tlsFor is not nil it is
+// called with the server's logger to make opts.TLS.
+func startWith(
+	t *testing.T, opts server.Options, tlsFor func(*slog.Logger) *tls.Config,
+) *env {
+	t.Helper()
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if tlsFor != nil {
+		opts.TLS = tlsFor(log)
+	}
+	reg := prometheus.NewRegistry()
+	c := cache.New(log, reg)
+	s := server.New(c, opts, log, reg)
 
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -99,12 +123,6 @@ func start(t *testing.T) *env {
 	}
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(lis) }()
-
-	conn, err := grpc.NewClient(lis.Addr().String(),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
 		defer cancel()
@@ -112,9 +130,19 @@ func start(t *testing.T) *env {
 		if err := <-served; err != nil {
 			t.Errorf("Serve: %v", err)
 		}
-		_ = conn.Close()
 	})
-	return &env{cache: c, reg: reg, logs: logs, conn: conn}
+	return &env{cache: c, reg: reg, logs: logs, log: log, addr: lis.Addr().String()}
+}
+
+// dial opens a client connection to the server that closes with the test.
+func (e *env) dial(t *testing.T, creds credentials.TransportCredentials) *grpc.ClientConn {
+	t.Helper()
+	conn, err := grpc.NewClient(e.addr, grpc.WithTransportCredentials(creds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
 }
 
 // set publishes resources and fails the test on error.
@@ -184,33 +212,68 @@ type adsStream struct {
 	node   *corev3.Node
 	stream discovery.AggregatedDiscoveryService_StreamAggregatedResourcesClient
 	resps  chan *discovery.DiscoveryResponse
+	errc   chan error
+	cancel context.CancelFunc
 }
 
 // openADS opens a SotW ADS stream that ends with the test.
 func (e *env) openADS(t *testing.T, nodeID string) *adsStream {
 	t.Helper()
+	return openADSOn(t, e.conn, &corev3.Node{Id: nodeID})
+}
+
+// openADSOn opens a SotW ADS stream of node on conn that ends with the
+// test, or when cancel is called. The error that ended it is in errc.
+func openADSOn(t *testing.T, conn *grpc.ClientConn, node *corev3.Node) *adsStream {
+	t.Helper()
+	a, err := tryADS(t, conn, node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// tryADS is openADSOn that returns the error of a stream that does not
+// open.
+func tryADS(t *testing.T, conn *grpc.ClientConn, node *corev3.Node) (*adsStream, error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	st, err := discovery.NewAggregatedDiscoveryServiceClient(e.conn).
+	st, err := discovery.NewAggregatedDiscoveryServiceClient(conn).
 		StreamAggregatedResources(ctx)
 	if err != nil {
 		cancel()
-		t.Fatal(err)
+		return nil, err
 	}
-	a := &adsStream{t: t, node: &corev3.Node{Id: nodeID}, stream: st,
-		resps: make(chan *discovery.DiscoveryResponse, 64)}
+	a := &adsStream{t: t, node: node, stream: st, cancel: cancel,
+		resps: make(chan *discovery.DiscoveryResponse, 64), errc: make(chan error, 1)}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for {
 			r, err := st.Recv()
 			if err != nil {
+				a.errc <- err
 				return
 			}
 			a.resps <- r
 		}
 	}()
 	t.Cleanup(func() { cancel(); <-done })
-	return a
+	return a, nil
+}
+
+// failure waits for the error that ends the stream.
+func (a *adsStream) failure() error {
+	a.t.Helper()
+	select {
+	case r := <-a.resps:
+		a.t.Fatalf("got a %s response, want the stream to fail", r.GetTypeUrl())
+	case err := <-a.errc:
+		return err
+	case <-time.After(wait):
+		a.t.Fatal("the stream did not end")
+	}
+	return nil
 }
 
 // request subscribes to names of typeURL (none: wildcard), answering the
@@ -224,6 +287,11 @@ func (a *adsStream) request(typeURL string, names []string, prev *discovery.Disc
 	if err != nil {
 		a.t.Fatalf("send: %v", err)
 	}
+}
+
+// sendRaw sends req as it is, for requests the helpers do not make.
+func (a *adsStream) sendRaw(req *discovery.DiscoveryRequest) error {
+	return a.stream.Send(req)
 }
 
 // recv waits for the next response.

@@ -10,6 +10,9 @@ type metrics struct {
 	pushes  *prometheus.CounterVec
 	acks    *prometheus.CounterVec
 	nacks   *prometheus.CounterVec
+	// rejected counts the connections whose TLS handshake failed, by
+	// reason, which is one of refusalReasons.
+	rejected *prometheus.CounterVec
 }
 
 // newMetrics creates the instruments and registers them with reg when reg
@@ -32,9 +35,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "spillway_xds_nacks_total",
 			Help: "xDS responses rejected by clients, by resource type.",
 		}, []string{"type_url"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "spillway_xds_rejected_connections_total",
+			Help: "xDS connections whose TLS handshake failed or refused the client, by reason.",
+		}, []string{"reason"}),
+	}
+	for _, r := range refusalReasons {
+		m.rejected.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.streams, m.pushes, m.acks, m.nacks)
+		reg.MustRegister(m.streams, m.pushes, m.acks, m.nacks, m.rejected)
 	}
 	return m
 }

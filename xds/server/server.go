@@ -46,9 +46,14 @@ type Options struct {
 	// gRPC's default.
 	MaxConcurrentStreams uint32
 	// MaxMessageBytes limits the size of a received message; 0 keeps gRPC's
-	// default.
+	// default. A larger request ends its stream with RESOURCE_EXHAUSTED.
 	MaxMessageBytes int
-	// TLS serves over TLS; nil serves plaintext.
+	// TLS serves over TLS; nil serves plaintext. NewTLSConfig builds one
+	// from files that rotate, with client certificates and an allow-list.
+	// Every failed handshake is counted in
+	// spillway_xds_rejected_connections_total{reason} and logged at Warn
+	// once per reason and client identity (or address, for a client
+	// without one).
 	TLS *tls.Config
 }
 
@@ -66,14 +71,15 @@ type Server struct {
 // is not nil.
 func New(c *cache.Cache, opts Options, log *slog.Logger, reg prometheus.Registerer) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
-	cb := newCallbacks(log, newMetrics(reg))
+	m := newMetrics(reg)
+	cb := newCallbacks(log, m)
 	// Ordered ADS sends a stream's responses in the order the cache makes
 	// them, which is clusters, endpoints, listeners, routes: a route never
 	// reaches Envoy before the cluster it names.
 	xds := serverv3.NewServer(ctx, c, cb,
 		sotw.WithOrderedADS(), sotw.WithLogger(controlPlaneLogger{log}))
 
-	g := grpc.NewServer(grpcOptions(opts)...)
+	g := grpc.NewServer(grpcOptions(opts, m, log)...)
 	discovery.RegisterAggregatedDiscoveryServiceServer(g, xds)
 	listenerservice.RegisterListenerDiscoveryServiceServer(g, xds)
 	routeservice.RegisterRouteDiscoveryServiceServer(g, xds)
@@ -83,7 +89,7 @@ func New(c *cache.Cache, opts Options, log *slog.Logger, reg prometheus.Register
 }
 
 // grpcOptions turns Options into gRPC server options.
-func grpcOptions(opts Options) []grpc.ServerOption {
+func grpcOptions(opts Options, m *metrics, log *slog.Logger) []grpc.ServerOption {
 	out := []grpc.ServerOption{
 		grpc.KeepaliveParams(keepalive.ServerParameters{
 			Time:    opts.Keepalive.Time,
@@ -101,7 +107,8 @@ func grpcOptions(opts Options) []grpc.ServerOption {
 		out = append(out, grpc.MaxRecvMsgSize(opts.MaxMessageBytes))
 	}
 	if opts.TLS != nil {
-		out = append(out, grpc.Creds(credentials.NewTLS(opts.TLS)))
+		creds := credentials.NewTLS(opts.TLS)
+		out = append(out, grpc.Creds(newRefusingCreds(creds, m.rejected, log)))
 	}
 	return out
 }

@@ -1,0 +1,94 @@
+package policy
+
+import (
+	"testing"
+	"time"
+)
+
+// scalerHead is a valid config up to the scaler's pool; each case below
+// appends the pool's fields, starting at line 8.
+const scalerHead = `discovery: {file: {path: c.yaml}}
+pools:
+  gpu: {service: inference}
+listeners:
+  - {name: a, port: 80, routes: [{match: {prefix: /}, pool: gpu}]}
+scaler:
+  stats: {envoy_admin: ["127.0.0.1:9901"]}
+  pools:
+    gpu:
+      max: 4
+      target: {queue_per_instance: 5}
+      actuator: {exec: {command: [scale.sh]}}
+`
+
+// TestScalerPanicAndTimeouts covers the panic settings, the start and
+// remove timeouts and the scaler's admin address: their checks in the
+// FILE:LINE: path: message form, and the values that pass.
+func TestScalerPanicAndTimeouts(t *testing.T) {
+	tests := []struct {
+		name string
+		tail string
+		want []string // nil: valid
+	}{
+		{name: "defaults", tail: ""},
+		{name: "panic off", tail: "      panic: {threshold: 0}\n"},
+		{name: "panic without window or lead", tail: "      panic: {threshold: 3, window: 0s, lead: 0s}\n"},
+		{name: "threshold 1", tail: "      panic: {threshold: 1}\n",
+			want: []string{`13: scaler.pools.gpu.panic.threshold: want 0 (off) or more than 1, got "1"`}},
+		{name: "threshold below 1", tail: "      panic: {threshold: 0.5}\n",
+			want: []string{`13: scaler.pools.gpu.panic.threshold: want 0 (off) or more than 1, got "0.5"`}},
+		{name: "negative window and lead", tail: "      panic:\n        window: -1s\n        lead: -30s\n",
+			want: []string{
+				`14: scaler.pools.gpu.panic.window: must not be negative, got "-1s"`,
+				`15: scaler.pools.gpu.panic.lead: must not be negative, got "-30s"`,
+			}},
+		{name: "zero start timeout", tail: "      start_timeout: 0s\n",
+			want: []string{`13: scaler.pools.gpu.start_timeout: must be more than 0s, got "0s"`}},
+		{name: "negative drain times", tail: "      drain: {deadline: -1s, remove_timeout: -2s}\n",
+			want: []string{
+				`13: scaler.pools.gpu.drain.deadline: must not be negative, got "-1s"`,
+				`13: scaler.pools.gpu.drain.remove_timeout: must not be negative, got "-2s"`,
+			}},
+		{name: "zero remove timeout", tail: "      drain: {remove_timeout: 0s}\n"},
+		{name: "bad admin listen", tail: "  admin: {listen: \"19001\"}\n",
+			want: []string{`13: scaler.admin.listen: want host:port, got "19001"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := scalerHead + tt.tail
+			if tt.want != nil {
+				checkErrors(t, body, tt.want)
+				return
+			}
+			if _, err := Load(writeConfig(t, body)); err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+		})
+	}
+}
+
+// TestScalerPanicValues checks that written panic values are kept and
+// that the ones left out get their defaults one by one.
+func TestScalerPanicValues(t *testing.T) {
+	cfg, err := Load(writeConfig(t, scalerHead+"      panic: {lead: 45s}\n"+
+		"      start_timeout: 3m\n      drain: {remove_timeout: 30s}\n"+
+		"  admin: {listen: \"127.0.0.1:0\"}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := cfg.Scaler.Pools["gpu"]
+	want := Panic{Threshold: 2, Window: time.Minute, Lead: 45 * time.Second}
+	if sp.Panic != want {
+		t.Errorf("panic = %+v, want %+v", sp.Panic, want)
+	}
+	if sp.StartTimeout != 3*time.Minute {
+		t.Errorf("start_timeout = %v, want 3m", sp.StartTimeout)
+	}
+	if sp.Drain.RemoveTimeout != 30*time.Second || sp.Drain.Deadline != 5*time.Minute {
+		t.Errorf("drain = %+v, want deadline 5m, remove_timeout 30s", sp.Drain)
+	}
+	if cfg.Scaler.Admin.Listen != "127.0.0.1:0" {
+		t.Errorf("admin.listen = %q, want 127.0.0.1:0", cfg.Scaler.Admin.Listen)
+	}
+}
+
