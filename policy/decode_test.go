@@ -34,13 +34,13 @@ pools:
     health_check:
       path: /health
       intervl: 5s
-      protocol: h2
+      scheme: h2
 listeners:
   - {name: public, port: 8080, routes: [{match: {prefix: /}, pool: gpu}]}
 `,
 		want: []string{
 			`7: pools.gpu.health_check.intervl: unknown field "intervl"; did you mean "interval"?`,
-			`8: pools.gpu.health_check.protocol: unknown field "protocol"`,
+			`8: pools.gpu.health_check.scheme: unknown field "scheme"`,
 		},
 	}, {
 		name: "wrong types",

@@ -92,6 +92,11 @@ func defaultPool(p *Pool, path string, set fieldIndex) {
 	defaultBalancing(&p.Balancing, path+".balancing", set)
 	if h := p.HealthCheck; h != nil {
 		hp := path + ".health_check"
+		proto := HealthHTTP
+		if p.Protocol == ProtocolGRPC {
+			proto = HealthGRPC
+		}
+		def(set, hp+".protocol", &h.Protocol, proto)
 		def(set, hp+".interval", &h.Interval, 15*time.Second)
 		def(set, hp+".timeout", &h.Timeout, 5*time.Second)
 		def(set, hp+".healthy_threshold", &h.HealthyThreshold, 2)

@@ -68,7 +68,7 @@ scaler:
 				Name: "gpu", Service: "inference", Protocol: "http1",
 				Balancing:      Balancing{Policy: "least_request", ChoiceCount: 2, ActiveRequestBias: 1},
 				ConnectTimeout: 5 * time.Second,
-				HealthCheck: &HealthCheck{Path: "/health", Interval: 15 * time.Second,
+				HealthCheck: &HealthCheck{Protocol: HealthHTTP, Path: "/health", Interval: 15 * time.Second,
 					Timeout: 5 * time.Second, NoTrafficInterval: time.Minute,
 					HealthyThreshold: 2, UnhealthyThreshold: 3},
 				SlowStart: &SlowStart{Window: time.Minute, Aggression: 1, MinWeightPercent: 10},

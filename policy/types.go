@@ -222,6 +222,12 @@ const (
 	ProtocolGRPC  = "grpc"
 )
 
+// Protocol values of HealthCheck.Protocol.
+const (
+	HealthHTTP = "http"
+	HealthGRPC = "grpc"
+)
+
 // Pool selects instances by service and tags and becomes one Envoy cluster.
 type Pool struct {
 	// Service is the discovery service name of the instances; required.
@@ -313,9 +319,19 @@ type SlowStart struct {
 // HealthCheck is the active HTTP health check Envoy runs against each
 // instance.
 type HealthCheck struct {
-	// Path is the HTTP path to request, starting with "/"; required.
+	// Protocol is http, which requests Path and expects a 2xx answer, or
+	// grpc, which calls the gRPC health checking service
+	// (grpc.health.v1.Health/Check) and expects SERVING. Default grpc for
+	// pools whose protocol is grpc, else http.
+	Protocol string `yaml:"protocol"`
+	// Path is the HTTP path to request, starting with "/"; required for
+	// http checks, not allowed for grpc ones.
 	Path string `yaml:"path"`
-	// Host is the Host header to send; empty sends the pool's name.
+	// GRPCService is the service name a grpc check asks about; empty asks
+	// for the health of the whole server.
+	GRPCService string `yaml:"grpc_service"`
+	// Host is the Host header (http) or authority (grpc) to send; empty
+	// sends the pool's name.
 	Host string `yaml:"host"`
 	// Interval is the time between checks; default 15s.
 	Interval time.Duration `yaml:"interval"`

@@ -147,6 +147,13 @@ func (ck *checker) slowStart(s *SlowStart, path string) {
 
 func (ck *checker) healthCheck(h *HealthCheck, path string) {
 	switch {
+	case h.Protocol != HealthHTTP && h.Protocol != HealthGRPC:
+		ck.got(path+".protocol", h.Protocol, "want http or grpc")
+	case h.Protocol == HealthGRPC && h.Path != "":
+		ck.got(path+".path", h.Path, "applies to http checks only; grpc checks name a grpc_service")
+	case h.Protocol == HealthHTTP && h.GRPCService != "":
+		ck.got(path+".grpc_service", h.GRPCService, "applies to grpc checks only")
+	case h.Protocol == HealthGRPC:
 	case h.Path == "":
 		ck.errorf(path+".path", "", "required: the HTTP path to check, such as /health")
 	case !strings.HasPrefix(h.Path, "/"):

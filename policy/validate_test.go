@@ -134,6 +134,28 @@ listeners:
 			`13: pools.hc.balancing.table_size: want a prime number no larger than 5000011, got "5000012"`,
 		},
 	}, {
+		name: "health check protocols",
+		yaml: `discovery: {file: {path: c.yaml}}
+pools:
+  rpc:
+    service: s
+    protocol: grpc
+    health_check: {path: /health}
+  web:
+    service: s
+    health_check: {path: /health, grpc_service: x}
+  odd:
+    service: s
+    health_check: {protocol: tcp}
+listeners:
+  - {name: a, port: 80, routes: [{match: {prefix: /}, pool: web}]}
+`,
+		want: []string{
+			`6: pools.rpc.health_check.path: applies to http checks only; grpc checks name a grpc_service, got "/health"`,
+			`9: pools.web.health_check.grpc_service: applies to grpc checks only, got "x"`,
+			`12: pools.odd.health_check.protocol: want http or grpc, got "tcp"`,
+		},
+	}, {
 		name: "listeners",
 		yaml: `discovery: {file: {path: c.yaml}}
 pools:

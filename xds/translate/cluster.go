@@ -166,7 +166,7 @@ func healthChecks(pool *policy.Pool) []*corev3.HealthCheck {
 	if speaksHTTP2(pool) {
 		codec = typev3.CodecClientType_HTTP2
 	}
-	return []*corev3.HealthCheck{{
+	check := &corev3.HealthCheck{
 		Timeout:            durationpb.New(hc.Timeout),
 		Interval:           durationpb.New(hc.Interval),
 		NoTrafficInterval:  optionalDuration(hc.NoTrafficInterval),
@@ -179,7 +179,18 @@ func healthChecks(pool *policy.Pool) []*corev3.HealthCheck {
 				CodecClientType: codec,
 			},
 		},
-	}}
+	}
+	if hc.Protocol == policy.HealthGRPC {
+		// gRPC servers answer plain GETs with an error, so they are checked
+		// through the standard health service instead.
+		check.HealthChecker = &corev3.HealthCheck_GrpcHealthCheck_{
+			GrpcHealthCheck: &corev3.HealthCheck_GrpcHealthCheck{
+				ServiceName: hc.GRPCService,
+				Authority:   hc.Host,
+			},
+		}
+	}
+	return []*corev3.HealthCheck{check}
 }
 
 // circuitBreakers returns the default-priority thresholds; a zero field
