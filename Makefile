@@ -6,7 +6,7 @@ PKGS      ?= ./...
 STATICCHECK_VERSION ?= v0.8.2
 FUZZTIME  ?= 30s
 
-.PHONY: all build test lint bench fuzz consul docs clean
+.PHONY: all build test lint bench fuzz consul docs generate clean
 
 all: build
 
@@ -38,6 +38,12 @@ fuzz:
 # fails while it is stale.
 docs:
 	$(GO) run ./internal/tools/configdoc -o docs/config.md
+
+# generate rebuilds the Go code of the KEDA external scaler protocol from
+# scaler/keda/externalscaler.proto (needs protoc; the script installs the
+# pinned plugins into a cache outside the repository).
+generate:
+	scripts/gen-keda.sh
 
 clean:
 	rm -rf $(BIN)
