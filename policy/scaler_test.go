@@ -32,12 +32,14 @@ func TestScalerPanicAndTimeouts(t *testing.T) {
 	}{
 		{name: "defaults", tail: ""},
 		{name: "panic off", tail: "      panic: {threshold: 0}\n"},
-		{name: "panic without window or lead", tail: "      panic: {threshold: 3, window: 0s, lead: 0s}\n"},
+		{name: "panic without window or lead",
+			tail: "      panic: {threshold: 3, window: 0s, lead: 0s}\n"},
 		{name: "threshold 1", tail: "      panic: {threshold: 1}\n",
 			want: []string{`13: scaler.pools.gpu.panic.threshold: want 0 (off) or more than 1, got "1"`}},
 		{name: "threshold below 1", tail: "      panic: {threshold: 0.5}\n",
 			want: []string{`13: scaler.pools.gpu.panic.threshold: want 0 (off) or more than 1, got "0.5"`}},
-		{name: "negative window and lead", tail: "      panic:\n        window: -1s\n        lead: -30s\n",
+		{name: "negative window and lead",
+			tail: "      panic:\n        window: -1s\n        lead: -30s\n",
 			want: []string{
 				`14: scaler.pools.gpu.panic.window: must not be negative, got "-1s"`,
 				`15: scaler.pools.gpu.panic.lead: must not be negative, got "-30s"`,
@@ -91,4 +93,3 @@ func TestScalerPanicValues(t *testing.T) {
 		t.Errorf("admin.listen = %q, want 127.0.0.1:0", cfg.Scaler.Admin.Listen)
 	}
 }
-

@@ -28,7 +28,8 @@ type Actuator interface {
 }
 
 // NewActuator builds the actuator a pool's config names: exactly one of
-// exec or webhook. Kubernetes is not built yet and is refused.
+// exec or webhook. The Kubernetes actuator is scaler/kube's New, which
+// builds on this package and so cannot be built here; it is refused.
 func NewActuator(cfg policy.Actuator, logger *slog.Logger) (Actuator, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -53,7 +54,7 @@ func NewActuator(cfg policy.Actuator, logger *slog.Logger) (Actuator, error) {
 	case len(set) > 1:
 		return nil, fmt.Errorf("actuator: %s are set; set exactly one", strings.Join(set, " and "))
 	case act == nil:
-		return nil, errors.New("actuator: kubernetes is not supported yet; use exec or webhook")
+		return nil, errors.New("actuator: kubernetes is built by scaler/kube, not here")
 	}
 	return act, nil
 }

@@ -166,7 +166,7 @@ func TestNewActuator(t *testing.T) {
 		{"webhook", policy.Actuator{Webhook: hook}, "*scaler.Webhook"},
 		{"none", policy.Actuator{}, "none configured"},
 		{"two", policy.Actuator{Exec: exec, Webhook: hook}, "exec and webhook are set"},
-		{"kubernetes", policy.Actuator{Kubernetes: &policy.KubernetesActuator{}}, "not supported yet"},
+		{"kubernetes", policy.Actuator{Kubernetes: &policy.KubernetesActuator{}}, "scaler/kube"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

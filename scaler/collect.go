@@ -205,6 +205,16 @@ func adminURL(admin string) string {
 // cluster's hosts, for choosing scale-in victims. Any failed Envoy fails the
 // call: a victim chosen on a partial view might be busy elsewhere.
 func (s *Scraper) Instances(ctx context.Context, cluster string) ([]Instance, error) {
+	views, err := s.views(ctx, cluster)
+	if err != nil {
+		return nil, err
+	}
+	return MergeInstances(views...), nil
+}
+
+// views reads /clusters from every Envoy and returns each one's hosts of
+// cluster, unmerged: a drain must see that every Envoy stopped sending.
+func (s *Scraper) views(ctx context.Context, cluster string) ([][]Instance, error) {
 	views := make([][]Instance, 0, len(s.envoys))
 	for _, e := range s.envoys {
 		body, err := s.get(ctx, e.admin, "/clusters?format=json")
@@ -218,7 +228,7 @@ func (s *Scraper) Instances(ctx context.Context, cluster string) ([]Instance, er
 		}
 		views = append(views, all[cluster])
 	}
-	return MergeInstances(views...), nil
+	return views, nil
 }
 
 // Signal sums the latest stats of cluster over every Envoy at time now.

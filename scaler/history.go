@@ -1,6 +1,7 @@
 package scaler
 
 import (
+	"slices"
 	"time"
 
 	"github.com/spillway/spillway/policy"
@@ -10,20 +11,15 @@ import (
 // stabilization window or step period the decide step honours.
 const maxWindow = time.Hour
 
-// Defaults of the panic mode, which policy.ScalerPool does not configure.
-const (
-	DefaultPanicThreshold = 2.0
-	DefaultPanicWindow    = 60 * time.Second
-	// MaxForecastGrowth caps how far panic mode extrapolates demand.
-	MaxForecastGrowth = 10.0
-)
+// MaxForecastGrowth caps how far panic mode extrapolates demand.
+const MaxForecastGrowth = 10.0
 
-// Policy is one pool's scaling policy: the configured targets and limits
-// plus the panic-mode settings that the config does not carry yet.
+// Policy is one pool's scaling policy: the configured targets and limits,
+// with the panic settings unpacked for the decide step.
 type Policy struct {
 	policy.ScalerPool
 	// PanicThreshold enters panic mode when the queue answer exceeds this
-	// multiple of the current replicas; zero disables panic mode.
+	// multiple of the ready replicas; zero disables panic mode.
 	PanicThreshold float64
 	// PanicWindow is how long panic mode lasts after it was last triggered.
 	PanicWindow time.Duration
@@ -33,12 +29,15 @@ type Policy struct {
 	Lead time.Duration
 }
 
-// NewPolicy wraps a pool's config with the default panic settings.
+// NewPolicy wraps a pool's config, taking the panic settings from its
+// panic section. A config that did not pass through policy.Load has no
+// defaults, so a zero panic section there means no panic mode.
 func NewPolicy(p *policy.ScalerPool) Policy {
 	return Policy{
 		ScalerPool:     *p,
-		PanicThreshold: DefaultPanicThreshold,
-		PanicWindow:    DefaultPanicWindow,
+		PanicThreshold: p.Panic.Threshold,
+		PanicWindow:    p.Panic.Window,
+		Lead:           p.Panic.Lead,
 	}
 }
 
@@ -88,6 +87,13 @@ func (h *History) Record(now time.Time, sig Signal, d Decision) {
 	}
 	h.panicUntil = d.PanicUntil
 	h.prune(now)
+}
+
+// Revert forgets the change recorded at at: the action meant to make it
+// failed or was given up, and a change that did not happen must not count
+// against the step limits.
+func (h *History) Revert(at time.Time) {
+	h.changes = slices.DeleteFunc(h.changes, func(c stamped) bool { return c.at.Equal(at) })
 }
 
 func (h *History) prune(now time.Time) {

@@ -11,6 +11,14 @@ type Metrics struct {
 	Stale     *prometheus.GaugeVec
 	Queue     *prometheus.GaugeVec
 	P95       *prometheus.GaugeVec
+	// Actuations counts actuator calls by direction (up or down) and
+	// result (ok or error); retries count again.
+	Actuations *prometheus.CounterVec
+	// DrainDuration is how long drains waited for their victims' requests
+	// to finish, deadline included.
+	DrainDuration *prometheus.HistogramVec
+	// Leader is 1 while this process leads and runs the scale loop.
+	Leader prometheus.Gauge
 }
 
 // NewMetrics creates the scaler instruments and registers them with reg
@@ -37,9 +45,24 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "spillway_scaler_latency_p95_seconds",
 			Help: "95th percentile upstream request time over the last stats interval.",
 		}, []string{"pool"}),
+		Actuations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "spillway_scaler_actuations_total",
+			Help: "Actuator calls by direction (up, down) and result (ok, error).",
+		}, []string{"pool", "direction", "result"}),
+		DrainDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "spillway_scaler_drain_duration_seconds",
+			Help: "Time from putting scale-in victims into maintenance until " +
+				"they were drained or the drain deadline passed.",
+			Buckets: prometheus.ExponentialBuckets(0.5, 2, 12),
+		}, []string{"pool"}),
+		Leader: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "spillway_scaler_leader",
+			Help: "1 while this scaler holds the leader lock and runs the scale loop, else 0.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Desired, m.Decisions, m.Stale, m.Queue, m.P95)
+		reg.MustRegister(m.Desired, m.Decisions, m.Stale, m.Queue, m.P95,
+			m.Actuations, m.DrainDuration, m.Leader)
 	}
 	return m
 }
@@ -68,4 +91,6 @@ func (m *Metrics) Forget(pool string) {
 	m.Queue.DeleteLabelValues(pool)
 	m.P95.DeleteLabelValues(pool)
 	m.Decisions.DeletePartialMatch(prometheus.Labels{"pool": pool})
+	m.Actuations.DeletePartialMatch(prometheus.Labels{"pool": pool})
+	m.DrainDuration.DeleteLabelValues(pool)
 }

@@ -44,7 +44,7 @@ spillway_scaler_desired_replicas{pool="gpu"} 8
 # HELP spillway_scaler_latency_p95_seconds 95th percentile upstream request time over the last stats interval.
 # TYPE spillway_scaler_latency_p95_seconds gauge
 spillway_scaler_latency_p95_seconds{pool="gpu"} 2.5
-# HELP spillway_scaler_queue Requests in flight plus requests pending in Envoy, summed over Envoys.
+` + leaderText + `# HELP spillway_scaler_queue Requests in flight plus requests pending in Envoy, summed over Envoys.
 # TYPE spillway_scaler_queue gauge
 spillway_scaler_queue{pool="gpu"} 37
 # HELP spillway_scaler_signal_stale 1 while the pool's Envoy stats are stale and the pool is frozen, else 0.
@@ -56,7 +56,13 @@ spillway_scaler_signal_stale{pool="gpu"} 1
 	}
 
 	m.Forget("gpu")
-	if got := gatherText(t, reg); got != "" {
-		t.Errorf("metrics after Forget:\n%s\nwant none", got)
+	if got := gatherText(t, reg); got != leaderText {
+		t.Errorf("metrics after Forget:\n%s\nwant only the pool-less leader gauge", got)
 	}
 }
+
+// leaderText is the leader gauge, which belongs to no pool.
+const leaderText = `# HELP spillway_scaler_leader 1 while this scaler holds the leader lock and runs the scale loop, else 0.
+# TYPE spillway_scaler_leader gauge
+spillway_scaler_leader 0
+`

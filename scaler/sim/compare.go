@@ -58,8 +58,7 @@ type Comparison struct {
 
 // Compare runs the pool's scaler policy, the HPA and static provisioning at
 // cfg.Max through the model, concurrently, on the same requests. The
-// scaler runs with the default panic settings and no forecast lead; use
-// CompareWith to set them.
+// scaler's panic settings come from cfg.Panic.
 func Compare(cfg *policy.ScalerPool, trace Trace, model Model) (Comparison, error) {
 	if cfg == nil {
 		return Comparison{}, errors.New("compare: no pool policy")

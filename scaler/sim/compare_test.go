@@ -23,8 +23,8 @@ func spikePolicy() scaler.Policy {
 		Target:    policy.Target{QueuePerInstance: 6},
 		ScaleDown: policy.ScaleRule{
 			Stabilization: 3 * time.Minute, MaxPercent: 50, Period: time.Minute},
+		Panic: policy.Panic{Threshold: 2, Window: time.Minute, Lead: 30 * time.Second},
 	})
-	p.Lead = 30 * time.Second
 	return p
 }
 
