@@ -198,6 +198,25 @@ func (ck *checker) name(path, kind, name string) {
 
 // got records that the value v at path breaks a rule, quoting v after the
 // rule, as in: must be at least 2, got "1".
+// noLineBreaks refuses NUL, CR and LF, which no header name or host may
+// hold and which Envoy's own validation would reject after translation.
+func (ck *checker) noLineBreaks(path, v string) {
+	if strings.ContainsAny(v, "\x00\r\n") {
+		ck.got(path, v, "must not contain NUL, CR or LF")
+	}
+}
+
+// noControl refuses every control character but tab, as Envoy does for
+// paths and Host headers.
+func (ck *checker) noControl(path, v string) {
+	for _, r := range v {
+		if r != '\t' && (r < 0x20 || r == 0x7f) {
+			ck.got(path, v, "must not contain control characters")
+			return
+		}
+	}
+}
+
 func (ck *checker) got(path string, v any, rule string, args ...any) {
 	s := fmt.Sprint(v)
 	ck.errorf(path, s, "%s, got %q", fmt.Sprintf(rule, args...), s)

@@ -45,6 +45,11 @@ func (ck *checker) listener(l *Listener, path string) {
 			"listener name %q is also a grpc pool: both would be Envoy listeners of that name",
 			l.Name)
 	}
+	if p, ok := ck.cfg.Pools[strings.TrimPrefix(l.Name, "grpc.")]; ok &&
+		strings.HasPrefix(l.Name, "grpc.") && p.Protocol == ProtocolGRPC {
+		ck.errorf(path+".name", l.Name, "listener name %q is the route configuration "+
+			"name of grpc pool %q", l.Name, p.Name)
+	}
 	if net.ParseIP(l.Address) == nil {
 		ck.got(path+".address", l.Address, "want an IP address")
 	}
@@ -58,6 +63,7 @@ func (ck *checker) listener(l *Listener, path string) {
 		if d == "" {
 			ck.errorf(itemPath(path+".domains", i), "", "domain must not be empty")
 		}
+		ck.noLineBreaks(itemPath(path+".domains", i), d)
 	}
 	if len(l.Domains) == 0 {
 		ck.errorf(path+".domains", "", `at least one domain is required; "*" matches all`)
@@ -137,6 +143,7 @@ func (ck *checker) match(m *Match, path string) {
 		if h.Name == "" {
 			ck.errorf(itemPath(path+".headers", i)+".name", "", "required: the header to match")
 		}
+		ck.noLineBreaks(itemPath(path+".headers", i)+".name", h.Name)
 	}
 }
 
@@ -167,6 +174,7 @@ func (ck *checker) affinity(a *Affinity, pool *Pool, path string) {
 	if set != 1 {
 		ck.errorf(path, "", "set exactly one of cookie, header or source_ip")
 	}
+	ck.noLineBreaks(path+".header", a.Header)
 	if a.Cookie != nil && a.Cookie.Name == "" {
 		ck.errorf(path+".cookie.name", "", "required: the cookie to hash on")
 	}

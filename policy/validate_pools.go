@@ -63,6 +63,10 @@ func (ck *checker) poolSections(p *Pool, path string) {
 	}
 	if t := p.TLS; t != nil {
 		ck.certFiles(path+".tls", t.CAFile, t.CertFile, t.KeyFile)
+		if p.Protocol == ProtocolGRPC {
+			ck.errorf(path+".tls", "", "not supported on a grpc pool: proxyless gRPC "+
+				"clients take certificates from their own providers, not from files")
+		}
 	}
 }
 
@@ -159,6 +163,8 @@ func (ck *checker) healthCheck(h *HealthCheck, path string) {
 	case !strings.HasPrefix(h.Path, "/"):
 		ck.got(path+".path", h.Path, `must start with "/"`)
 	}
+	ck.noControl(path+".path", h.Path)
+	ck.noControl(path+".host", h.Host)
 	ck.positive(path+".interval", h.Interval)
 	ck.positive(path+".timeout", h.Timeout)
 	ck.positive(path+".no_traffic_interval", h.NoTrafficInterval)

@@ -141,9 +141,10 @@ pools:
     service: s
     protocol: grpc
     health_check: {path: /health}
+    tls: {sni: rpc.internal}
   web:
     service: s
-    health_check: {path: /health, grpc_service: x}
+    health_check: {path: /health, grpc_service: x, host: "a\x01b"}
   odd:
     service: s
     health_check: {protocol: tcp}
@@ -152,8 +153,10 @@ listeners:
 `,
 		want: []string{
 			`6: pools.rpc.health_check.path: applies to http checks only; grpc checks name a grpc_service, got "/health"`,
-			`9: pools.web.health_check.grpc_service: applies to grpc checks only, got "x"`,
-			`12: pools.odd.health_check.protocol: want http or grpc, got "tcp"`,
+			`7: pools.rpc.tls: not supported on a grpc pool: proxyless gRPC clients take certificates from their own providers, not from files`,
+			`10: pools.web.health_check.grpc_service: applies to grpc checks only, got "x"`,
+			`10: pools.web.health_check.host: must not contain control characters, got "a\x01b"`,
+			`13: pools.odd.health_check.protocol: want http or grpc, got "tcp"`,
 		},
 	}, {
 		name: "listeners",
@@ -256,7 +259,7 @@ scaler:
 			`13: scaler.pools.gpu.to_zero.activation: must not be negative, got "-1"`,
 			`13: scaler.pools.gpu.to_zero.idle_after: required`,
 			`14: scaler.pools.gpu.scale_up.max_step: must not be negative, got "-1"`,
-			`15: scaler.pools.gpu.actuator: set exactly one of exec, webhook or kubernetes`,
+			`15: scaler.pools.gpu.actuator: set exactly one of exec, webhook, kubernetes or keda`,
 			`16: scaler.pools.gpu.actuator.exec.command: required: the program and its arguments`,
 			`17: scaler.pools.gpu.actuator.webhook.url: want an absolute http:// or https:// URL, got "/hook"`,
 			`18: scaler.pools.cpu: unknown pool "cpu"; defined pools: gpu`,
