@@ -21,6 +21,23 @@ type Scaler struct {
 	// /metrics); default listen 127.0.0.1:19001, so that serve and scale
 	// can run side by side from one config file.
 	Admin Admin `yaml:"admin"`
+	// KEDA, when set, serves KEDA's external scaler protocol, through which
+	// KEDA learns the signal of the pools whose actuator is keda; such a
+	// pool needs it.
+	KEDA *KEDA `yaml:"keda,omitempty"`
+}
+
+// KEDA is the gRPC server that KEDA's operator asks, as an external
+// scaler, whether a pool should run and how many replicas it wants. Every
+// scaler process serves it, but only the leader answers with a signal: a
+// follower answers UNAVAILABLE, on which KEDA keeps the replicas as they
+// are.
+type KEDA struct {
+	// Listen is the host:port of the gRPC server; required. KEDA's
+	// operator runs in its own pods, so on Kubernetes this is usually
+	// 0.0.0.0 with the port of the Service that a ScaledObject's
+	// scalerAddress names. It serves without TLS.
+	Listen string `yaml:"listen"`
 }
 
 // Stats names the Envoys to scrape, or a Prometheus server to query:
@@ -151,7 +168,7 @@ type Drain struct {
 }
 
 // Actuator is how the scaler changes a pool's replica count: exactly one
-// of its fields.
+// of `exec`, `webhook`, `kubernetes` or `keda`.
 type Actuator struct {
 	// Exec runs a command.
 	Exec *ExecActuator `yaml:"exec,omitempty"`
@@ -159,6 +176,9 @@ type Actuator struct {
 	Webhook *WebhookActuator `yaml:"webhook,omitempty"`
 	// Kubernetes sets the replicas of a workload.
 	Kubernetes *KubernetesActuator `yaml:"kubernetes,omitempty"`
+	// KEDA leaves the replicas to KEDA, which reads the pool's signal from
+	// the server of `scaler.keda`; written `keda: {}`.
+	KEDA *KEDAActuator `yaml:"keda,omitempty"`
 }
 
 // ExecActuator runs a command with the pool, counts and victims.
@@ -192,3 +212,11 @@ type KubernetesActuator struct {
 	// Resource is kind/name, e.g. deployment/gpu-inference; required.
 	Resource string `yaml:"resource"`
 }
+
+// KEDAActuator marks a pool whose replicas KEDA owns. The scaler still
+// decides every round, publishes the decision in its metrics and serves it
+// to KEDA, but it changes nothing itself and never drains: KEDA's HPA
+// picks the pods to remove on scale-in, so in-flight requests are
+// protected only by the workload's own graceful shutdown. It has no
+// settings.
+type KEDAActuator struct{}

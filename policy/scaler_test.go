@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -91,5 +92,67 @@ func TestScalerPanicValues(t *testing.T) {
 	}
 	if cfg.Scaler.Admin.Listen != "127.0.0.1:0" {
 		t.Errorf("admin.listen = %q, want 127.0.0.1:0", cfg.Scaler.Admin.Listen)
+	}
+}
+
+// kedaHead is a valid config up to the scaler's pool; each case below
+// writes the pool's actuator from line 10 and may add sections after it.
+const kedaHead = `discovery: {file: {path: c.yaml}}
+pools:
+  gpu: {service: inference}
+listeners:
+  - {name: a, port: 80, routes: [{match: {prefix: /}, pool: gpu}]}
+scaler:
+  stats: {envoy_admin: ["127.0.0.1:9901"]}
+  pools:
+    gpu: {max: 4, target: {queue_per_instance: 5},
+      actuator: `
+
+// TestScalerKEDA covers the keda actuator and the scaler.keda server it
+// needs: the configs that pass, and the checks of the others.
+func TestScalerKEDA(t *testing.T) {
+	tests := []struct {
+		name string
+		tail string
+		want []string // nil: valid
+	}{
+		{name: "keda pool with a server", tail: "{keda: {}}}\n  keda: {listen: 0.0.0.0:9090}\n"},
+		{name: "keda written as null", tail: "{keda: }}\n  keda: {listen: \"127.0.0.1:0\"}\n"},
+		{name: "server without a keda pool",
+			tail: "{exec: {command: [scale.sh]}}}\n  keda: {listen: \"[::1]:9090\"}\n"},
+		{name: "keda pool without a server", tail: "{keda: {}}}\n",
+			want: []string{`10: scaler.pools.gpu.actuator.keda: needs scaler.keda with a listen ` +
+				`address: KEDA reads the pool's signal there`}},
+		{name: "keda and exec", tail: "{keda: {}, exec: {command: [scale.sh]}}}\n" +
+			"  keda: {listen: 0.0.0.0:9090}\n",
+			want: []string{`10: scaler.pools.gpu.actuator: set exactly one of exec, webhook, ` +
+				`kubernetes or keda`}},
+		{name: "keda takes no settings", tail: "{keda: {replicas: 3}}}\n" +
+			"  keda: {listen: 0.0.0.0:9090}\n",
+			want: []string{`10: scaler.pools.gpu.actuator.keda.replicas: unknown field "replicas"`}},
+		{name: "server without listen", tail: "{keda: {}}}\n  keda: {}\n",
+			want: []string{`11: scaler.keda.listen: required: host:port to listen on`}},
+		{name: "server on a bare port", tail: "{keda: {}}}\n  keda: {listen: \"9090\"}\n",
+			want: []string{`11: scaler.keda.listen: want host:port, got "9090"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := kedaHead + tt.tail
+			if tt.want != nil {
+				checkErrors(t, body, tt.want)
+				return
+			}
+			cfg, err := Load(writeConfig(t, body))
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if cfg.Scaler.KEDA == nil || cfg.Scaler.KEDA.Listen == "" {
+				t.Errorf("scaler.keda = %+v, want the listen address written", cfg.Scaler.KEDA)
+			}
+			a := cfg.Scaler.Pools["gpu"].Actuator
+			if want := strings.Contains(tt.tail, "{keda:"); (a.KEDA != nil) != want {
+				t.Errorf("actuator.keda set = %v, want %v", a.KEDA != nil, want)
+			}
+		})
 	}
 }

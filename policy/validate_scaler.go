@@ -8,6 +8,9 @@ import (
 func (ck *checker) scaler(s *Scaler) {
 	ck.stats(&s.Stats)
 	ck.listenAddr("scaler.admin.listen", s.Admin.Listen)
+	if s.KEDA != nil {
+		ck.listenAddr("scaler.keda.listen", s.KEDA.Listen)
+	}
 	if len(s.Pools) == 0 {
 		ck.errorf("scaler.pools", "", "at least one pool to scale is required")
 	}
@@ -17,6 +20,10 @@ func (ck *checker) scaler(s *Scaler) {
 			ck.unknownPool(path, name)
 		}
 		ck.scalerPool(s.Pools[name], path)
+		if s.Pools[name].Actuator.KEDA != nil && s.KEDA == nil {
+			ck.errorf(path+".actuator.keda", "",
+				"needs scaler.keda with a listen address: KEDA reads the pool's signal there")
+		}
 	}
 }
 
@@ -120,13 +127,14 @@ func (ck *checker) toZero(z *ToZero, min int, path string) {
 
 func (ck *checker) actuator(a *Actuator, path string) {
 	set := 0
-	for _, on := range []bool{a.Exec != nil, a.Webhook != nil, a.Kubernetes != nil} {
+	for _, on := range []bool{a.Exec != nil, a.Webhook != nil, a.Kubernetes != nil,
+		a.KEDA != nil} {
 		if on {
 			set++
 		}
 	}
 	if set != 1 {
-		ck.errorf(path, "", "set exactly one of exec, webhook or kubernetes")
+		ck.errorf(path, "", "set exactly one of exec, webhook, kubernetes or keda")
 	}
 	if e := a.Exec; e != nil {
 		if len(e.Command) == 0 || e.Command[0] == "" {

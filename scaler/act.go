@@ -29,7 +29,9 @@ type Actuator interface {
 
 // NewActuator builds the actuator a pool's config names: exactly one of
 // exec or webhook. The Kubernetes actuator is scaler/kube's New, which
-// builds on this package and so cannot be built here; it is refused.
+// builds on this package and so cannot be built here; it is refused, and
+// so is keda, which is no actuator: such a pool is a PoolSpec with
+// SignalOnly set.
 func NewActuator(cfg policy.Actuator, logger *slog.Logger) (Actuator, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -48,13 +50,20 @@ func NewActuator(cfg policy.Actuator, logger *slog.Logger) (Actuator, error) {
 		set = append(set, "kubernetes")
 		act = nil
 	}
+	if cfg.KEDA != nil {
+		set = append(set, "keda")
+		act = nil
+	}
 	switch {
 	case len(set) == 0:
 		return nil, errors.New("actuator: none configured; set exec or webhook")
 	case len(set) > 1:
 		return nil, fmt.Errorf("actuator: %s are set; set exactly one", strings.Join(set, " and "))
-	case act == nil:
+	case set[0] == "kubernetes":
 		return nil, errors.New("actuator: kubernetes is built by scaler/kube, not here")
+	case act == nil:
+		return nil, errors.New("actuator: keda changes nothing itself: " +
+			"KEDA owns the pool's replicas, and the scale loop only publishes its signal")
 	}
 	return act, nil
 }

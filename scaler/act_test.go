@@ -27,7 +27,7 @@ var scaleIn = Request{
 func TestExecActuator(t *testing.T) {
 	dir := t.TempDir()
 	envFile, stdinFile := filepath.Join(dir, "env"), filepath.Join(dir, "stdin")
-	script := `env | grep '^SPILLWAY_' | sort > "$1"; cat > "$2"`
+	script := `env | grep -E '^SPILLWAY_(POOL|CURRENT|DESIRED|REASON|VICTIMS|VICTIM_IDS)=' | sort > "$1"; cat > "$2"`
 	cmd := []string{"sh", "-c", script, "sh", envFile, stdinFile}
 	act := NewExec(policy.ExecActuator{Command: cmd}, nil)
 	if err := act.Scale(context.Background(), scaleIn); err != nil {
@@ -167,6 +167,9 @@ func TestNewActuator(t *testing.T) {
 		{"none", policy.Actuator{}, "none configured"},
 		{"two", policy.Actuator{Exec: exec, Webhook: hook}, "exec and webhook are set"},
 		{"kubernetes", policy.Actuator{Kubernetes: &policy.KubernetesActuator{}}, "scaler/kube"},
+		{"keda", policy.Actuator{KEDA: &policy.KEDAActuator{}}, "KEDA owns the pool's replicas"},
+		{"keda and exec", policy.Actuator{Exec: exec, KEDA: &policy.KEDAActuator{}},
+			"exec and keda are set"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

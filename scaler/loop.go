@@ -24,7 +24,16 @@ type PoolSpec struct {
 	// SlowStart is the pool's slow-start window: members passing for less
 	// count as starting.
 	SlowStart time.Duration
-	Actuator  Actuator
+	// Actuator carries out the pool's decisions; nil exactly when
+	// SignalOnly is set.
+	Actuator Actuator
+	// SignalOnly marks a pool whose replicas another controller owns, such
+	// as KEDA: the loop decides every round and publishes the decision, in
+	// its metrics and through Latest, but never drains or actuates. Since
+	// the loop cannot know when that controller applies an answer, each
+	// decision is taken against the members registered now and no change
+	// is recorded against the step limits' periods.
+	SignalOnly bool
 }
 
 // LoopConfig configures a Loop.
@@ -61,6 +70,8 @@ type Loop struct {
 	mu      sync.Mutex
 	rounds  int
 	lastErr error
+	// views holds each pool's last round, by name, for Latest.
+	views map[string]view
 }
 
 // pool is the loop's memory of one pool. Everything in it belongs to the
@@ -95,11 +106,12 @@ func NewLoop(cfg LoopConfig) (*Loop, error) {
 		cfg.Now = time.Now
 	}
 	cfg.Backoff = cfg.Backoff.withDefaults()
-	l := &Loop{cfg: cfg, log: cfg.Logger}
+	l := &Loop{cfg: cfg, log: cfg.Logger, views: make(map[string]view, len(cfg.Pools))}
 	now := cfg.Now()
 	for _, spec := range cfg.Pools {
 		l.pools = append(l.pools, &pool{spec: spec, history: NewHistory(now),
 			tracker: newTracker(), lastDesired: -1})
+		l.views[spec.Name] = view{}
 	}
 	return l, nil
 }
@@ -113,8 +125,12 @@ func (cfg LoopConfig) check() error {
 		errs = append(errs, errors.New("scale loop: needs a scraper and a registry"))
 	}
 	for _, p := range cfg.Pools {
-		if p.Actuator == nil {
+		switch {
+		case p.Actuator == nil && !p.SignalOnly:
 			errs = append(errs, fmt.Errorf("scale loop: pool %s has no actuator", p.Name))
+		case p.Actuator != nil && p.SignalOnly:
+			errs = append(errs, fmt.Errorf("scale loop: pool %s is signal-only but has an actuator",
+				p.Name))
 		}
 		if p.Policy.StartTimeout <= 0 {
 			errs = append(errs, fmt.Errorf("scale loop: pool %s: start_timeout must be more than 0s",
@@ -171,7 +187,10 @@ func (l *Loop) Status() (rounds int, err error) {
 
 // decide runs one round of one pool and returns the registry's error, if
 // any. A pool whose members cannot be read is held where it is, as with
-// stale stats.
+// stale stats. A signal-only pool's decision is published and nothing
+// more. Its history records a hold: the loop cannot tell when the other
+// controller makes the change, and a change counted before it is made
+// would narrow the step limits of the answers that follow.
 func (l *Loop) decide(ctx context.Context, p *pool, now time.Time) error {
 	p.settle()
 	sig := l.cfg.Scraper.Signal(p.spec.Name, now)
@@ -181,7 +200,7 @@ func (l *Loop) decide(ctx context.Context, p *pool, now time.Time) error {
 	}
 	d := Decide(p.spec.Policy, st, sig, p.history, now)
 
-	act := d.Desired != d.Current
+	act := d.Desired != d.Current && !p.spec.SignalOnly
 	if act && p.action != nil {
 		p.action.supersedeBy(d)
 		act = false
@@ -192,6 +211,7 @@ func (l *Loop) decide(ctx context.Context, p *pool, now time.Time) error {
 	}
 	p.history.Record(now, sig, applied)
 	l.cfg.Metrics.Observe(p.spec.Name, sig, d)
+	l.keep(p, sig, d)
 	l.logDecision(ctx, p, st, sig, d, act)
 	if act {
 		l.launch(ctx, p, d, members, now)
@@ -226,7 +246,10 @@ func (l *Loop) logDecision(ctx context.Context, p *pool, st State, sig Signal, d
 	if d.Panic {
 		attrs = append(attrs, "panic_until", d.PanicUntil)
 	}
-	if d.Desired != d.Current && !act {
+	switch {
+	case p.spec.SignalOnly:
+		attrs = append(attrs, "signal_only", true)
+	case d.Desired != d.Current && !act:
 		attrs = append(attrs, "held", "an earlier action is still in progress")
 	}
 	l.log.Log(ctx, level, "scaling decision", attrs...)

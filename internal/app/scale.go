@@ -20,6 +20,7 @@ import (
 	"github.com/spillway/spillway/internal/admin"
 	"github.com/spillway/spillway/policy"
 	"github.com/spillway/spillway/scaler"
+	"github.com/spillway/spillway/scaler/keda"
 	"github.com/spillway/spillway/scaler/kube"
 )
 
@@ -32,15 +33,19 @@ type ScaleOptions struct {
 	// Started, when set, is called with the admin server's bound address;
 	// tests use it to find a port chosen by the kernel.
 	Started func(admin net.Addr)
+	// StartedKEDA, when set and the config has scaler.keda, is called with
+	// the KEDA server's bound address, before Started.
+	StartedKEDA func(keda net.Addr)
 	// ShutdownTimeout bounds the admin server's graceful stop; 0 means 10 s.
 	ShutdownTimeout time.Duration
 }
 
 // Scale runs the scaler of the config at opts.ConfigPath until ctx ends:
-// the scale loop (as the leader, when scaler.lock_key is set) and an admin
-// server with /healthz, /readyz and /metrics. The pools' members, their
-// drains and the leader lock all go through the Consul of
-// discovery.consul, so the config must use Consul discovery.
+// the scale loop (as the leader, when scaler.lock_key is set), an admin
+// server with /healthz, /readyz and /metrics, and, with scaler.keda, the
+// KEDA external scaler. The pools' members, their drains and the leader
+// lock all go through the Consul of discovery.consul, so the config must
+// use Consul discovery.
 func Scale(ctx context.Context, opts ScaleOptions) error {
 	cfg, err := policy.Load(opts.ConfigPath)
 	if err != nil {
@@ -54,50 +59,67 @@ func Scale(ctx context.Context, opts ScaleOptions) error {
 	if err != nil {
 		return err
 	}
+	kd, err := s.listenKEDA(reg)
+	if err != nil {
+		return err
+	}
 	lis, err := net.Listen("tcp", cfg.Scaler.Admin.Listen)
 	if err != nil {
+		kd.close()
 		return fmt.Errorf("listening for the scaler admin server: %w", err)
 	}
 	adm := admin.New(admin.Options{Gatherer: reg, Ready: s.readiness(),
 		Pprof: cfg.Scaler.Admin.Pprof}, log)
+	kd.announce(opts.StartedKEDA)
 	if opts.Started != nil {
 		opts.Started(lis.Addr())
 	}
-	log.Info("scaling", "admin", lis.Addr().String(), "config", cfg.Path,
+	log.Info("scaling", "admin", lis.Addr().String(), "keda", kd.address(), "config", cfg.Path,
 		"pools", strings.Join(s.poolNames(), ","), "lock_key", cfg.Scaler.LockKey)
 
-	return s.serve(ctx, adm, lis, opts.ShutdownTimeout)
+	return s.serve(ctx, adm, lis, kd, opts.ShutdownTimeout)
 }
 
-// serve runs the admin server and the scale loop until ctx ends or either
-// fails. Whatever ends first, the loop is stopped and waited for, since it
-// lifts the maintenance of the drains it abandons.
+// serve runs the scale loop, the KEDA server if there is one, and the
+// admin server until ctx ends or one of them fails. Whatever ends first,
+// the others are stopped and waited for: the loop lifts the maintenance of
+// the drains it abandons. The admin server stops last, so that /metrics
+// and /readyz answer while the rest wind down.
 func (s *scaleRun) serve(ctx context.Context, adm *admin.Server, lis net.Listener,
-	timeout time.Duration) error {
+	kd *kedaServer, timeout time.Duration) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	admc, runc := make(chan error, 1), make(chan error, 1)
-	go func() { admc <- wrap("admin server", adm.Serve(lis)) }()
-	go func() { runc <- wrap("scale loop", s.run(ctx)) }()
+	admc := make(chan error, 1)
+	go func() {
+		admc <- wrap("admin server", adm.Serve(lis))
+		cancel()
+	}()
 
-	var runErr, admErr error
-	ranOut, admOut := false, false
-	select {
-	case <-ctx.Done():
-	case runErr = <-runc:
-		ranOut = true
-	case admErr = <-admc:
-		admOut = true
+	parts := map[string]func(context.Context) error{"scale loop": s.run}
+	if kd != nil {
+		parts["keda server"] = kd.serve
 	}
-	cancel()
-	if !ranOut {
-		runErr = <-runc
-	}
+	errs := runAll(ctx, cancel, parts)
 	shutdownAdmin(adm, timeout, s.log)
-	if !admOut {
-		admErr = <-admc
+	return errors.Join(append(errs, <-admc)...)
+}
+
+// runAll runs every part under ctx and returns once all have ended; the
+// first to end, for whatever reason, cancels the others.
+func runAll(ctx context.Context, cancel context.CancelFunc,
+	parts map[string]func(context.Context) error) []error {
+	errc := make(chan error, len(parts))
+	for name, run := range parts {
+		go func() {
+			errc <- wrap(name, run(ctx))
+			cancel()
+		}()
 	}
-	return errors.Join(runErr, admErr)
+	errs := make([]error, 0, len(parts))
+	for range parts {
+		errs = append(errs, <-errc)
+	}
+	return errs
 }
 
 // scaleRun is one `spillway scale`: its parts, and the loop of the current
@@ -182,7 +204,8 @@ func consulAPIConfig(cfg *policy.Config) api.Config {
 	return *c
 }
 
-// poolSpecs builds the loop's pools in name order, each with its actuator.
+// poolSpecs builds the loop's pools in name order, each with its actuator
+// or, for a pool whose replicas KEDA owns, signal-only.
 func poolSpecs(cfg *policy.Config, log *slog.Logger) ([]scaler.PoolSpec, error) {
 	var specs []scaler.PoolSpec
 	var errs []error
@@ -193,8 +216,9 @@ func poolSpecs(cfg *policy.Config, log *slog.Logger) ([]scaler.PoolSpec, error) 
 			errs = append(errs, err)
 			continue
 		}
-		spec := scaler.PoolSpec{Name: name, Policy: scaler.NewPolicy(sp), Actuator: act,
-			Selector: discovery.Selector{Service: pool.Service, Tags: pool.Tags}}
+		spec := scaler.PoolSpec{Name: name, Policy: scaler.NewPolicy(sp),
+			Selector: discovery.Selector{Service: pool.Service, Tags: pool.Tags},
+			Actuator: act, SignalOnly: act == nil}
 		if pool.SlowStart != nil {
 			spec.SlowStart = pool.SlowStart.Window
 		}
@@ -203,13 +227,17 @@ func poolSpecs(cfg *policy.Config, log *slog.Logger) ([]scaler.PoolSpec, error) 
 	return specs, errors.Join(errs...)
 }
 
-// newActuator builds a pool's actuator. An exec program given as a
+// newActuator builds a pool's actuator; a pool whose replicas KEDA owns
+// has none, and gets nil and no error. An exec program given as a
 // relative path with a slash is taken relative to the config file, and it
 // must exist: a missing one would fail only at the first scaling, when it
 // is needed most. The Kubernetes actuator lives in scaler/kube, which
 // builds on package scaler and so is chosen here rather than there.
 func newActuator(cfg *policy.Config, pool string, a policy.Actuator,
 	log *slog.Logger) (scaler.Actuator, error) {
+	if a.KEDA != nil && a.Exec == nil && a.Webhook == nil && a.Kubernetes == nil {
+		return nil, nil
+	}
 	if k := a.Kubernetes; k != nil && a.Exec == nil && a.Webhook == nil {
 		kc := *k
 		kc.Kubeconfig = cfg.Resolve(k.Kubeconfig)
@@ -330,5 +358,94 @@ func shutdownAdmin(adm *admin.Server, timeout time.Duration, log *slog.Logger) {
 	defer cancel()
 	if err := adm.Shutdown(ctx); err != nil {
 		log.Warn("admin server shutdown", "err", err)
+	}
+}
+
+// kedaServer is KEDA's external scaler on its listener. A nil one is the
+// absence of scaler.keda: its methods then do nothing.
+type kedaServer struct {
+	srv *keda.Server
+	lis net.Listener
+}
+
+// listenKEDA opens scaler.keda's listener, if the config has one, with a
+// server that answers from s.kedaSignal.
+func (s *scaleRun) listenKEDA(reg prometheus.Registerer) (*kedaServer, error) {
+	k := s.cfg.Scaler.KEDA
+	if k == nil {
+		return nil, nil
+	}
+	lis, err := net.Listen("tcp", k.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listening for the keda external scaler: %w", err)
+	}
+	return &kedaServer{srv: keda.NewServer(keda.SignalFunc(s.kedaSignal), s.log, reg), lis: lis}, nil
+}
+
+func (k *kedaServer) serve(ctx context.Context) error { return k.srv.Serve(ctx, k.lis) }
+
+func (k *kedaServer) close() {
+	if k != nil {
+		k.lis.Close()
+	}
+}
+
+func (k *kedaServer) announce(started func(net.Addr)) {
+	if k != nil && started != nil {
+		started(k.lis.Addr())
+	}
+}
+
+// address is the bound address, for the log; "" without a server.
+func (k *kedaServer) address() string {
+	if k == nil {
+		return ""
+	}
+	return k.lis.Addr().String()
+}
+
+// kedaSignal is what KEDA is told about a pool. Only pools whose actuator
+// is keda are served: KEDA scaling a pool that Spillway also actuates
+// would have two owners fight over its replicas. Every scaler process
+// serves, but only the leader runs the loop, so a follower, or a leader
+// whose loop has not run a round yet, answers stale and KEDA keeps the
+// replicas as they are. KEDA holds one connection, which a Service ties
+// to one pod: behind a Service with followers it may hold until it
+// reconnects. Forwarding to the leader, or listening only while leading,
+// would fix that; until then docs/scaler.md says to run one replica.
+func (s *scaleRun) kedaSignal(pool string) (keda.Signal, bool) {
+	sp, ok := s.cfg.Scaler.Pools[pool]
+	if !ok || sp.Actuator.KEDA == nil {
+		return keda.Signal{}, false
+	}
+	leading, loop := s.current()
+	if !leading || loop == nil {
+		return keda.Signal{Stale: true}, true
+	}
+	sig, d, ok := loop.Latest(pool)
+	if !ok {
+		return keda.Signal{}, false
+	}
+	return kedaView(sp, sig, d), true
+}
+
+// kedaView turns the loop's latest round of a pool into KEDA's terms. The
+// pool is active while its demand reaches the activation threshold of
+// to_zero (1 when unset) or the loop wants a replica, so that KEDA scales
+// from zero on the same threshold as the loop. A stale signal carries no
+// numbers: KEDA is told only that there are none to act on.
+func kedaView(sp *policy.ScalerPool, sig scaler.Signal, d scaler.Decision) keda.Signal {
+	if sig.Stale {
+		return keda.Signal{Stale: true}
+	}
+	activation := 1.0
+	if z := sp.ToZero; z != nil && z.Activation > 0 {
+		activation = z.Activation
+	}
+	return keda.Signal{
+		Queue:       sig.Demand(),
+		QueueTarget: sp.Target.QueuePerInstance,
+		Desired:     d.Desired,
+		Active:      sig.Demand() >= activation || d.Desired > 0,
 	}
 }

@@ -20,6 +20,8 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/spillway/spillway/policy"
 )
 
 // examplesDir holds the Kubernetes manifests of examples/kubernetes.
@@ -337,7 +339,7 @@ func TestExamplesScaledObjects(t *testing.T) {
 				}
 				checkScalerAddress(t, m, tr.Metadata["scalerAddress"])
 				pool, ok := cfg.Scaler.Pools[tr.Metadata["pool"]]
-				if !ok || pool.Actuator.Keda == nil {
+				if !ok || pool.Actuator.KEDA == nil {
 					t.Errorf("pool %q is not a pool of the scaler config whose replicas KEDA owns",
 						tr.Metadata["pool"])
 				}
@@ -367,38 +369,51 @@ func checkScalerAddress(t *testing.T, m *manifests, addr string) {
 	t.Errorf("scalerAddress %q: Service %s has no port %s", addr, svc, port)
 }
 
-// exampleConfig is the part of the shared Spillway config that the
-// manifests must agree with.
-type exampleConfig struct {
-	Admin  listen `yaml:"admin"`
-	Scaler struct {
-		Admin listen `yaml:"admin"`
-		Keda  listen `yaml:"keda"`
-		Pools map[string]struct {
-			Actuator struct {
-				Kubernetes *struct {
-					Namespace string `yaml:"namespace"`
-					Resource  string `yaml:"resource"`
-				} `yaml:"kubernetes"`
-				Keda *struct{} `yaml:"keda"`
-			} `yaml:"actuator"`
-		} `yaml:"pools"`
-	} `yaml:"scaler"`
+// TestExamplesConfigsPass checks every Spillway config in a ConfigMap of
+// the examples the way `spillway check` does, with policy.Parse: strict
+// fields, defaults and validation. Lines in the errors count from the
+// first line of the ConfigMap key's value.
+func TestExamplesConfigsPass(t *testing.T) {
+	m := loadExamples(t)
+	n := 0
+	for name, cm := range m.configMaps {
+		for key, data := range cm.Data {
+			if !strings.HasSuffix(key, ".yaml") {
+				continue
+			}
+			n++
+			t.Run(name+"/"+key, func(t *testing.T) {
+				if _, err := policy.Parse(configMapPath(name, key), []byte(data)); err != nil {
+					t.Errorf("spillway check fails:\n%v", err)
+				}
+			})
+		}
+	}
+	if n == 0 {
+		t.Errorf("no Spillway config in the ConfigMaps of %s", examplesDir)
+	}
 }
 
-type listen struct {
-	Listen string `yaml:"listen"`
+// configMapPath names a ConfigMap key as the file it is mounted as, for
+// policy.Parse's messages.
+func configMapPath(name, key string) string {
+	return filepath.Join(examplesDir, "configmap "+name, key)
 }
 
-func exampleScalerConfig(t *testing.T, m *manifests) exampleConfig {
+// exampleScalerConfig is the config that serve and scale share, as
+// `spillway check` reads it.
+func exampleScalerConfig(t *testing.T, m *manifests) *policy.Config {
 	t.Helper()
-	var cfg exampleConfig
 	cm := m.configMaps["spillway-config"]
 	if cm == nil {
 		t.Fatal("config map spillway-config is missing")
 	}
-	if err := yaml.Unmarshal([]byte(cm.Data["spillway.yaml"]), &cfg); err != nil {
+	cfg, err := policy.Parse(configMapPath(cm.Name, "spillway.yaml"), []byte(cm.Data["spillway.yaml"]))
+	if err != nil {
 		t.Fatalf("spillway-config spillway.yaml: %v", err)
+	}
+	if cfg.Scaler == nil {
+		t.Fatal("spillway-config spillway.yaml has no scaler section")
 	}
 	return cfg
 }
@@ -409,10 +424,14 @@ func exampleScalerConfig(t *testing.T, m *manifests) exampleConfig {
 func TestExamplesMatchConfig(t *testing.T) {
 	m := loadExamples(t)
 	cfg := exampleScalerConfig(t, m)
+	kedaListen := ""
+	if cfg.Scaler.KEDA != nil {
+		kedaListen = cfg.Scaler.KEDA.Listen
+	}
 	ports := []struct{ deployment, port, listen string }{
 		{"spillway-serve", "admin", cfg.Admin.Listen},
 		{"spillway-scale", "admin", cfg.Scaler.Admin.Listen},
-		{"spillway-scale", "keda", cfg.Scaler.Keda.Listen},
+		{"spillway-scale", "keda", kedaListen},
 	}
 	for _, p := range ports {
 		t.Run(p.deployment+" "+p.port, func(t *testing.T) {

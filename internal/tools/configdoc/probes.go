@@ -63,6 +63,7 @@ listeners:
         affinity: {cookie: {name: probe}}
 scaler:
   stats: {envoy_admin: ["127.0.0.1:1"]}
+  keda: {listen: "127.0.0.1:1"}
   pools:
     least:
       max: 1
@@ -77,6 +78,10 @@ scaler:
       max: 1
       target: {queue_per_instance: 1}
       actuator: {kubernetes: {resource: deployment/probe}}
+    round:
+      max: 1
+      target: {queue_per_instance: 1}
+      actuator: {keda: {}}
 `},
 	{name: "file.yaml", yaml: `
 discovery:
