@@ -205,6 +205,12 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.Quiet, "quiet", false, "print no status table, only the summary")
 	fs.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
 	fs.StringVar(&logFormat, "log-format", "text", "text or json")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "usage: spillway demo [flags]\n\n"+
+			"Runs Spillway, example model servers, the scaler's decide step and a proxyless\n"+
+			"gRPC client in one process, with nothing else installed. Ctrl-C stops it.\n\n")
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
