@@ -150,7 +150,7 @@ func queueAnswer(p Policy, st State, sig Signal) answer {
 			fmt.Sprintf("queue %s on target %s", num(demand), pool)}
 	}
 	word := "over"
-	if want < st.Current {
+	if demand < per*float64(st.Current) {
 		word = "under"
 	}
 	return answer{want, want, KindQueue, fmt.Sprintf("queue %s %s %s", num(demand), word, pool)}
