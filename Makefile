@@ -31,11 +31,11 @@ bench:
 
 # bench-xds serves 1,000 pools to 1,000 simulated Envoys from Spillway and
 # from a stock go-control-plane snapshot cache, side by side, and writes
-# BENCHMARKS.md. It takes about 12 minutes on two cores.
+# docs/BENCHMARKS.md. It takes about 12 minutes on two cores.
 bench-xds:
 	$(GO) build -o $(BIN)/xdsload ./cmd/xdsload
 	$(BIN)/xdsload run --impl both --mode both --n 1000 --pools 1000 --endpoints 10 \
-		--changes 30 --duration 60s --markdown BENCHMARKS.md
+		--changes 30 --duration 60s --markdown docs/BENCHMARKS.md
 
 # fuzz runs every fuzz target for FUZZTIME; their seed corpora also run in
 # `make test`.

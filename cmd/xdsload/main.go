@@ -1,7 +1,7 @@
 // Command xdsload is Spillway's xDS load harness. `xdsload run` measures
 // Spillway's ADS server against go-control-plane's stock one with many
 // Envoy-like streams, starting its own `xdsload server` and `xdsload
-// clients` processes; see BENCHMARKS.md for what it measures.
+// clients` processes; see docs/BENCHMARKS.md for what it measures.
 package main
 
 import (

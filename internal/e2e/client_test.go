@@ -180,8 +180,14 @@ func TestClient(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "rejected") {
 			t.Errorf("Wait = %v, want the rejection", err)
 		}
-		if got := c.Latest(); got != before {
-			t.Errorf("state changed after a rejected response: %v", got.ClusterNames())
+		// Endpoint responses of the earlier steps may still land; what
+		// must not change is the cluster view the rejection refused.
+		got := c.Latest()
+		if got.Clusters["bad"] != nil ||
+			got.Versions[resourcev3.ClusterType] != before.Versions[resourcev3.ClusterType] {
+			t.Errorf("clusters changed after a rejected response: %v (version %s, was %s)",
+				got.ClusterNames(), got.Versions[resourcev3.ClusterType],
+				before.Versions[resourcev3.ClusterType])
 		}
 		eventually(t, 5*time.Second, func() string {
 			if s.counter(t, "spillway_xds_nacks_total", resourcev3.ClusterType) != 1 {

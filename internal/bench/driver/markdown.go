@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// WriteMarkdown writes the report as the repository's BENCHMARKS.md: how
+// WriteMarkdown writes the report as the repository's docs/BENCHMARKS.md: how
 // it was run, on what, the figures of every mode side by side, and each of
 // Spillway's targets with its measured value and whether it was met.
 func (r *Report) WriteMarkdown(w io.Writer) error {

@@ -15,7 +15,7 @@ import (
 )
 
 // runCmd runs the benchmark, prints the comparison and, with --markdown,
-// writes it as BENCHMARKS.md. It fails when any run stopped early.
+// writes it as docs/BENCHMARKS.md. It fails when any run stopped early.
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, markdown, err := runConfig(args, stderr)
 	if err != nil {
