@@ -115,3 +115,11 @@ func tail(s string, n int) string {
 	}
 	return s
 }
+
+// Binary returns the path of the Consul binary the agents run, for tests
+// that use Consul's own CLI. Like Start, it skips the test when there is
+// no binary, and fails it instead when CI is set.
+func Binary(t testing.TB) string {
+	t.Helper()
+	return binary(t)
+}
