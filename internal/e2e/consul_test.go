@@ -20,11 +20,18 @@ import (
 // backoff, which grows while the agent is away.
 const (
 	convergeTimeout = 15 * time.Second
-	recoverTimeout  = 45 * time.Second
-	// holdDown is how long the agent stays away while the test checks
-	// that nothing Spillway serves changes.
-	holdDown = 3 * time.Second
+	recoverTimeout  = 90 * time.Second
 )
+
+// holdDown is how long the agent stays away while the test checks that
+// nothing Spillway serves changes: a minute, long enough for the watch's
+// backoff to reach its cap, or a few seconds under -short.
+func holdDown() time.Duration {
+	if testing.Short() {
+		return 3 * time.Second
+	}
+	return time.Minute
+}
 
 // TestConsulToEDS registers a fleet in a real agent and changes it through
 // Consul's own API, checking after each change every endpoint the ADS
@@ -146,7 +153,7 @@ func TestConsulAgentLoss(t *testing.T) {
 		}
 	})
 	t.Run("resources unchanged while the agent is away", func(t *testing.T) {
-		time.Sleep(holdDown)
+		time.Sleep(holdDown())
 		assertUnchanged(t, before, sw.client.Latest())
 		_, resourcesAfter := sw.get(t, "/debug/resources")
 		if diff := cmp.Diff(string(resourcesBefore), string(resourcesAfter)); diff != "" {
