@@ -40,14 +40,35 @@ type KEDA struct {
 	Listen string `yaml:"listen"`
 }
 
-// Stats names the Envoys to scrape, or a Prometheus server to query:
-// exactly one of EnvoyAdmin or Prometheus.
+// Stats says where the signal comes from and where the scaler sees each
+// host's requests. The signal comes from Prometheus when `prometheus` is
+// set, else from the Envoys themselves, named by exactly one of
+// `envoy_admin` (a fixed list) or `envoy_service` (a Consul service).
+// With `prometheus`, either Envoy field may still be set, and then serves
+// only to see each host's active requests, which Prometheus does not
+// have: scale-in then picks the least busy victims and waits for them to
+// drain. Without one, victims are picked by address alone and every
+// drain waits its whole deadline.
 type Stats struct {
 	// EnvoyAdmin lists the admin addresses of the Envoys, as host:port or
-	// http(s) URLs; their stats are summed.
+	// http(s) URLs; their stats are summed. Not with EnvoyService.
 	EnvoyAdmin []string `yaml:"envoy_admin"`
-	// Prometheus is the http(s) URL of a Prometheus server that scrapes the
-	// Envoys.
+	// EnvoyService is the Consul service the Envoys are registered as:
+	// every round the scaler reads the admin APIs of its passing
+	// instances (a warning or critical check, or maintenance, leaves one
+	// out) at the service's address, else the node's. Not with
+	// EnvoyAdmin.
+	EnvoyService string `yaml:"envoy_service"`
+	// EnvoyAdminPort is the Envoys' admin port, when it is not the port
+	// the service is registered with; 0 means the registered port. Only
+	// with EnvoyService.
+	EnvoyAdminPort int `yaml:"envoy_admin_port"`
+	// Prometheus is the http(s) URL of a Prometheus server that scrapes
+	// the Envoys' /stats/prometheus, with the label envoy_cluster_name
+	// kept. Rates and latency quantiles are taken over Interval, which
+	// should therefore be at least twice Prometheus's scrape interval:
+	// a shorter window holds fewer than two samples, the query answers
+	// nothing and the pools freeze as stale.
 	Prometheus string `yaml:"prometheus"`
 	// Interval is the time between scrapes; default 5s.
 	Interval time.Duration `yaml:"interval"`

@@ -156,3 +156,55 @@ func TestScalerKEDA(t *testing.T) {
 		})
 	}
 }
+
+// TestScalerStatsSources covers the combinations of signal and host
+// sources: the signal from prometheus, else from exactly one of the Envoy
+// list and the Envoy service; with prometheus, either Envoy field may add
+// the hosts' view.
+func TestScalerStatsSources(t *testing.T) {
+	const head = `discovery: {file: {path: c.yaml}}
+pools:
+  gpu: {service: inference}
+listeners:
+  - {name: a, port: 80, routes: [{match: {prefix: /}, pool: gpu}]}
+scaler:
+  pools: {gpu: {max: 2, target: {queue_per_instance: 5}, actuator: {exec: {command: [x]}}}}
+  stats: `
+	tests := []struct {
+		name  string
+		stats string
+		want  []string // nil: valid
+	}{
+		{name: "envoy list", stats: `{envoy_admin: ["127.0.0.1:9901"]}`},
+		{name: "envoy service", stats: `{envoy_service: envoy}`},
+		{name: "envoy service on another admin port",
+			stats: `{envoy_service: envoy, envoy_admin_port: 9901}`},
+		{name: "prometheus alone", stats: `{prometheus: "http://prom:9090"}`},
+		{name: "prometheus and an envoy list",
+			stats: `{prometheus: "http://prom:9090", envoy_admin: ["127.0.0.1:9901"]}`},
+		{name: "prometheus and an envoy service",
+			stats: `{prometheus: "https://prom", envoy_service: envoy}`},
+		{name: "none", stats: `{interval: 5s}`,
+			want: []string{`8: scaler.stats: name envoy_admin addresses, an envoy_service ` +
+				`or a prometheus URL`}},
+		{name: "list and service", stats: `{envoy_admin: ["e:9901"], envoy_service: envoy}`,
+			want: []string{`8: scaler.stats: set envoy_admin or envoy_service, not both`}},
+		{name: "negative admin port", stats: `{envoy_service: envoy, envoy_admin_port: -1}`,
+			want: []string{`8: scaler.stats.envoy_admin_port: want a port from 1 to 65535, got "-1"`}},
+		{name: "control character in service", stats: `{envoy_service: "env\toy\u0001"}`,
+			want: []string{`8: scaler.stats.envoy_service: must not contain control characters, ` +
+				`got "env\toy\x01"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := head + tt.stats + "\n"
+			if tt.want != nil {
+				checkErrors(t, body, tt.want)
+				return
+			}
+			if _, err := Load(writeConfig(t, body)); err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+		})
+	}
+}

@@ -27,15 +27,28 @@ func (ck *checker) scaler(s *Scaler) {
 	}
 }
 
+// stats checks the sources: the signal from Prometheus, else from the
+// Envoys, named by a list or by a Consul service but not both.
 func (ck *checker) stats(s *Stats) {
+	envoys := len(s.EnvoyAdmin) > 0 || s.EnvoyService != ""
 	switch {
-	case len(s.EnvoyAdmin) == 0 && s.Prometheus == "":
-		ck.errorf("scaler.stats", "", "name envoy_admin addresses or a prometheus URL")
-	case len(s.EnvoyAdmin) > 0 && s.Prometheus != "":
-		ck.errorf("scaler.stats", "", "set envoy_admin or prometheus, not both")
+	case !envoys && s.Prometheus == "":
+		ck.errorf("scaler.stats", "",
+			"name envoy_admin addresses, an envoy_service or a prometheus URL")
+	case len(s.EnvoyAdmin) > 0 && s.EnvoyService != "":
+		ck.errorf("scaler.stats", "", "set envoy_admin or envoy_service, not both")
 	}
 	for i, a := range s.EnvoyAdmin {
 		ck.endpoint(itemPath("scaler.stats.envoy_admin", i), a)
+	}
+	if s.EnvoyService != "" {
+		ck.noControl("scaler.stats.envoy_service", s.EnvoyService)
+	}
+	switch p := s.EnvoyAdminPort; {
+	case p < 0 || p > 65535:
+		ck.got("scaler.stats.envoy_admin_port", p, "want a port from 1 to 65535")
+	case p != 0 && s.EnvoyService == "":
+		ck.errorf("scaler.stats.envoy_admin_port", "", "only with envoy_service")
 	}
 	if s.Prometheus != "" {
 		ck.httpURL("scaler.stats.prometheus", s.Prometheus)

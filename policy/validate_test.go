@@ -250,7 +250,7 @@ scaler:
       actuator: {kubernetes: {resource: gpu}}
 `,
 		want: []string{
-			`7: scaler.stats: name envoy_admin addresses or a prometheus URL`,
+			`7: scaler.stats: name envoy_admin addresses, an envoy_service or a prometheus URL`,
 			`7: scaler.stats.interval: must be more than 0s, got "0s"`,
 			`9: scaler.pools.gpu.target: set queue_per_instance or latency_p95 above 0`,
 			`10: scaler.pools.gpu.min: must not exceed max (2), got "3"`,
@@ -278,16 +278,33 @@ listeners:
 scaler:
   stats:
     envoy_admin: ["127.0.0.1:9901", "envoy"]
+    envoy_service: envoy
+    envoy_admin_port: 70000
     prometheus: "prom:9090"
     stale_after: 1s
   pools: {}
 `,
 		want: []string{
-			`7: scaler.stats: set envoy_admin or prometheus, not both`,
+			`7: scaler.stats: set envoy_admin or envoy_service, not both`,
 			`8: scaler.stats.envoy_admin[1]: want host:port or an http(s) URL, got "envoy"`,
-			`9: scaler.stats.prometheus: want an absolute http:// or https:// URL, got "prom:9090"`,
-			`10: scaler.stats.stale_after: must not be shorter than interval (5s), got "1s"`,
-			`11: scaler.pools: at least one pool to scale is required`,
+			`10: scaler.stats.envoy_admin_port: want a port from 1 to 65535, got "70000"`,
+			`11: scaler.stats.prometheus: want an absolute http:// or https:// URL, got "prom:9090"`,
+			`12: scaler.stats.stale_after: must not be shorter than interval (5s), got "1s"`,
+			`13: scaler.pools: at least one pool to scale is required`,
+		},
+	}, {
+		name: "scaler stats admin port without a service",
+		yaml: `discovery: {file: {path: c.yaml}}
+pools:
+  gpu: {service: inference}
+listeners:
+  - {name: a, port: 80, routes: [{match: {prefix: /}, pool: gpu}]}
+scaler:
+  stats: {envoy_admin: ["127.0.0.1:9901"], envoy_admin_port: 9901}
+  pools: {gpu: {max: 2, target: {queue_per_instance: 5}, actuator: {exec: {command: [x]}}}}
+`,
+		want: []string{
+			`7: scaler.stats.envoy_admin_port: only with envoy_service`,
 		},
 	}, {
 		name: "a decode error is not reported again by validation",

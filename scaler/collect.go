@@ -57,7 +57,19 @@ func (s Signal) Demand() float64 { return s.Active + s.Pending }
 // ScraperConfig configures a Scraper. Zero durations take the defaults.
 type ScraperConfig struct {
 	// Admins are the Envoy admin endpoints, host:port or a URL.
-	Admins     []string
+	Admins []string
+	// ListEnvoys, when set, lists the Envoy admin endpoints anew before
+	// every scrape, in place of Admins: the Envoys registered in Consul,
+	// for example. While it fails, the last list stays in use and the
+	// signal read from the Envoys is stale.
+	ListEnvoys func(ctx context.Context) ([]string, error)
+	// Prometheus, when set, is the URL of a Prometheus server that scrapes
+	// the Envoys: the signal then comes from its query API, and the
+	// Envoys, if any, serve only to see each host's requests.
+	Prometheus string
+	// Window is the range of Prometheus's rates and latency quantiles,
+	// normally the stats interval; zero means DefaultWindow.
+	Window     time.Duration
 	Timeout    time.Duration
 	StaleAfter time.Duration
 	Client     *http.Client
@@ -66,13 +78,17 @@ type ScraperConfig struct {
 	Now func() time.Time
 }
 
-// Scraper reads the stats of a static list of Envoys and turns them into
-// per-pool signals. Scrape and Signal may be called from different
-// goroutines.
+// Scraper reads the stats of a list of Envoys, or queries a Prometheus
+// server that scrapes them, and turns them into per-pool signals. Scrape
+// and Signal may be called from different goroutines.
 type Scraper struct {
-	cfg    ScraperConfig
+	cfg  ScraperConfig
+	prom *promSource // nil unless the signal comes from Prometheus
+
 	mu     sync.Mutex
 	envoys []*envoyState
+	// listErr is the last failure of ListEnvoys, nil once it succeeds.
+	listErr error
 }
 
 // envoyState keeps the last two good scrapes of one Envoy, for counter and
@@ -106,6 +122,9 @@ func NewScraper(cfg ScraperConfig) *Scraper {
 		cfg.Now = time.Now
 	}
 	s := &Scraper{cfg: cfg}
+	if cfg.Prometheus != "" {
+		s.prom = newPromSource(cfg)
+	}
 	for _, a := range cfg.Admins {
 		s.envoys = append(s.envoys, &envoyState{admin: a})
 	}
@@ -114,10 +133,18 @@ func NewScraper(cfg ScraperConfig) *Scraper {
 
 // Scrape reads every Envoy once, concurrently, and returns the failures
 // joined. A failed Envoy keeps its last good stats, which go stale in time.
+// With Prometheus it queries Prometheus instead, and only refreshes the
+// list of Envoys, which then serve for their hosts alone.
 func (s *Scraper) Scrape(ctx context.Context) error {
-	errs := make([]error, len(s.envoys))
+	listErr := s.refreshEnvoys(ctx)
+	if s.prom != nil {
+		return errors.Join(listErr, s.prom.query(ctx))
+	}
+	envoys := s.current()
+	errs := make([]error, len(envoys)+1)
+	errs[len(envoys)] = listErr
 	var wg sync.WaitGroup
-	for i, e := range s.envoys {
+	for i, e := range envoys {
 		wg.Go(func() {
 			snap, err := s.fetchStats(ctx, e.admin)
 			s.record(e, snap, err)
@@ -203,8 +230,13 @@ func adminURL(admin string) string {
 
 // Instances reads /clusters from every Envoy and merges their views of
 // cluster's hosts, for choosing scale-in victims. Any failed Envoy fails the
-// call: a victim chosen on a partial view might be busy elsewhere.
+// call: a victim chosen on a partial view might be busy elsewhere. With no
+// Envoy to ask, as with Prometheus alone, it returns no hosts and no
+// error: the victims are then chosen by address alone.
 func (s *Scraper) Instances(ctx context.Context, cluster string) ([]Instance, error) {
+	if len(s.current()) == 0 {
+		return nil, nil
+	}
 	views, err := s.views(ctx, cluster)
 	if err != nil {
 		return nil, err
@@ -214,9 +246,15 @@ func (s *Scraper) Instances(ctx context.Context, cluster string) ([]Instance, er
 
 // views reads /clusters from every Envoy and returns each one's hosts of
 // cluster, unmerged: a drain must see that every Envoy stopped sending.
+// With no Envoy to ask it fails, so that a drain waits out its deadline
+// rather than finding nobody busy.
 func (s *Scraper) views(ctx context.Context, cluster string) ([][]Instance, error) {
-	views := make([][]Instance, 0, len(s.envoys))
-	for _, e := range s.envoys {
+	envoys := s.current()
+	if len(envoys) == 0 {
+		return nil, errNoEnvoys
+	}
+	views := make([][]Instance, 0, len(envoys))
+	for _, e := range envoys {
 		body, err := s.get(ctx, e.admin, "/clusters?format=json")
 		if err != nil {
 			return nil, err
@@ -234,12 +272,19 @@ func (s *Scraper) views(ctx context.Context, cluster string) ([][]Instance, erro
 // Signal sums the latest stats of cluster over every Envoy at time now.
 // It is stale when an Envoy's last scrape failed, when its last good scrape
 // is older than StaleAfter, or when no Envoy reports the cluster at all.
+// With Prometheus, the signal is Prometheus's answer (see promSource).
 func (s *Scraper) Signal(cluster string, now time.Time) Signal {
+	if s.prom != nil {
+		return s.prom.signal(cluster, now)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var sig Signal
 	var latency Histogram
 	seen := false
+	if s.listErr != nil {
+		sig.markStale(fmt.Sprintf("listing envoys: %v", s.listErr))
+	}
 	for _, e := range s.envoys {
 		s.checkFresh(&sig, e, now)
 		if e.last == nil || e.last.Clusters[cluster] == nil {

@@ -151,8 +151,7 @@ func newScaleRun(cfg *policy.Config, log *slog.Logger,
 	}
 	m := scaler.NewMetrics(reg)
 	st := cfg.Scaler.Stats
-	scraper := scaler.NewScraper(scaler.ScraperConfig{
-		Admins: st.EnvoyAdmin, StaleAfter: st.StaleAfter, Logger: log})
+	scraper := scaler.NewScraper(scraperConfig(st, registry, log))
 	s := &scaleRun{cfg: cfg, log: log, registry: registry, metrics: m,
 		loopCfg: scaler.LoopConfig{Pools: pools, Interval: st.Interval, Scraper: scraper,
 			Registry: registry, Metrics: m, Logger: log}}
@@ -173,11 +172,23 @@ func scaleNeeds(cfg *policy.Config) error {
 	case cfg.Discovery.Consul == nil:
 		return fmt.Errorf("%s: scale needs discovery.consul: it reads each pool's instances "+
 			"from Consul, drains them through maintenance mode and elects its leader there", cfg.Path)
-	case len(cfg.Scaler.Stats.EnvoyAdmin) == 0:
-		return fmt.Errorf("%s: scaler.stats.prometheus is not supported yet: "+
-			"list the Envoys in scaler.stats.envoy_admin", cfg.Path)
 	}
 	return nil
+}
+
+// scraperConfig reads the signal from Prometheus when the config names
+// it, else from the Envoys; the Envoys, listed or registered in Consul,
+// also show each host's requests to scale-in.
+func scraperConfig(st policy.Stats, registry *scaler.Consul,
+	log *slog.Logger) scaler.ScraperConfig {
+	sc := scaler.ScraperConfig{Admins: st.EnvoyAdmin, Prometheus: st.Prometheus,
+		Window: st.Interval, StaleAfter: st.StaleAfter, Logger: log}
+	if st.EnvoyService != "" {
+		sc.ListEnvoys = func(ctx context.Context) ([]string, error) {
+			return registry.EnvoyAdmins(ctx, st.EnvoyService, st.EnvoyAdminPort)
+		}
+	}
+	return sc
 }
 
 // consulAPIConfig is the consul/api config for discovery.consul: the same
