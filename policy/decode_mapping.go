@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/spillway/spillway/internal/typo"
 )
 
 // pair is one key and its value in a YAML mapping.
@@ -96,35 +98,9 @@ func overlay(base, top []pair) []pair {
 // suggest returns a hint naming the known field closest to an unknown
 // one, or "" when none is close enough to be a likely typo.
 func suggest(name string, fields map[string]int) string {
-	best, bestDist := "", 3
-	for _, f := range slices.Sorted(maps.Keys(fields)) {
-		if dist := editDistance(name, f); dist < bestDist {
-			best, bestDist = f, dist
-		}
-	}
-	if best == "" {
+	best, ok := typo.Closest(name, slices.Sorted(maps.Keys(fields)))
+	if !ok {
 		return ""
 	}
 	return `; did you mean "` + best + `"?`
-}
-
-// editDistance is the Levenshtein distance between a and b in bytes.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

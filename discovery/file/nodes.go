@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/spillway/spillway/internal/typo"
 )
 
 // decoder turns the YAML node tree of one catalog file into values,
@@ -149,38 +151,9 @@ func join(path, key string) string {
 // unknownField explains an unknown field, suggesting the known one it is
 // most likely a typo of.
 func unknownField(name string, known []string) string {
-	best, bestDist := "", 3 // further than two edits is not a typo
-	for _, k := range known {
-		if len(name) > 2*len(k) {
-			continue
-		}
-		if dist := editDistance(name, k); dist < bestDist {
-			best, bestDist = k, dist
-		}
-	}
-	if best == "" {
+	best, ok := typo.Closest(name, known)
+	if !ok {
 		return fmt.Sprintf("unknown field (known fields: %s)", strings.Join(known, ", "))
 	}
 	return fmt.Sprintf("unknown field (did you mean %q?)", best)
-}
-
-// editDistance is the Levenshtein distance between a and b, in bytes.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
