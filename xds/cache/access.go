@@ -49,18 +49,42 @@ func (c *Cache) SetAccess(a Access) error {
 	}
 	c.setMu.Lock()
 	defer c.setMu.Unlock()
+
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.access = p
+	st, ready := c.state, c.ready
+	watches := make([][]*watch, 0, len(typeOrder))
 	for _, typeURL := range typeOrder {
-		for w := range c.watches[typeURL].all {
-			w.grant = p.grantFor(w.node)
-			if c.ready && c.respond(w) {
-				c.untrack(w)
+		watches = append(watches, c.watches[typeURL].list())
+	}
+	c.mu.Unlock()
+
+	var done []*watch
+	for _, ws := range watches {
+		for _, w := range ws {
+			if c.regrant(w, p, st, ready) {
+				done = append(done, w)
 			}
 		}
 	}
+	c.untrackAll(done)
 	return nil
+}
+
+// regrant gives w its grant under p and answers what that changes, looking
+// at every name since the grant may change any; it reports whether w is
+// done.
+func (c *Cache) regrant(w *watch, p *accessPolicy, st *state, ready bool) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return true
+	}
+	w.grant = p.grantFor(w.node)
+	if ready && c.respond(w, st, nil) {
+		w.done = true
+	}
+	return w.done
 }
 
 // accessPolicy is Access made ready for matching. A nil policy limits
@@ -156,7 +180,7 @@ func matches(pattern, value string) bool {
 type grant struct {
 	allowed map[string]map[string]struct{} // by type URL; missing: all
 
-	mu    sync.Mutex // guards views; watches read under c.mu's read lock
+	mu    sync.Mutex // guards views, which watches read concurrently
 	views map[string]grantView
 }
 

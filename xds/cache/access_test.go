@@ -81,7 +81,7 @@ func TestAccessSharesMarshalledResources(t *testing.T) {
 	open := got(t, clusterWatch(t, c, &corev3.Node{Id: "e1", Cluster: "edge"}))
 	w := &watch{typeURL: resource.ClusterType, node: &corev3.Node{Cluster: "edge"}}
 	w.grant = c.access.grantFor(w.node)
-	if w.grant != nil || c.resourcesOf(w) != c.state.types[resource.ClusterType] {
+	if w.grant != nil || w.resourcesOf(c.state) != c.state.types[resource.ClusterType] {
 		t.Fatal("a cache without rules does not hand out its own state")
 	}
 	if len(open.GetResources()) != 3 {
@@ -98,12 +98,12 @@ func TestAccessSharesMarshalledResources(t *testing.T) {
 	w.grant = c.access.grantFor(w.node)
 	other := &watch{typeURL: resource.ClusterType, node: &corev3.Node{Id: "e2", Cluster: "edge"}}
 	other.grant = c.access.grantFor(other.node)
-	if c.resourcesOf(w) != c.resourcesOf(other) {
+	if w.resourcesOf(c.state) != other.resourcesOf(c.state) {
 		t.Error("two nodes of one rule got separate filtered lists")
 	}
 	free := &watch{typeURL: resource.ClusterType, node: &corev3.Node{Cluster: "core"}}
 	free.grant = c.access.grantFor(free.node)
-	if c.resourcesOf(free) != c.state.types[resource.ClusterType] {
+	if free.resourcesOf(c.state) != c.state.types[resource.ClusterType] {
 		t.Error("an unmatched node does not get the state itself")
 	}
 }

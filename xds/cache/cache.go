@@ -89,12 +89,16 @@ func (c *Cache) Set(resources map[string][]Resource) (string, error) {
 		return "", err
 	}
 
+	// Swap the state and find the concerned watches under the lock, then
+	// build their responses outside it, so that streams can open watches
+	// meanwhile; each watch answers once, guarded by its own mutex.
 	c.mu.Lock()
 	prev, first := c.state, !c.ready
 	c.state, c.ready = next, true
-	changed := c.notify(prev, next, first)
+	wakeups, changed := c.collect(prev, next, first)
 	c.mu.Unlock()
 
+	c.untrackAll(c.answerAll(next, wakeups))
 	c.logSet(prev, next, changed)
 	return next.version, nil
 }

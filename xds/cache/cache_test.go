@@ -110,6 +110,8 @@ func TestSetRejectsBadResources(t *testing.T) {
 			rs: map[string][]Resource{resource.ClusterType: {{Message: cluster("", 1)}}}},
 		{name: "name mismatch", want: `name differs from the message's name "b"`,
 			rs: map[string][]Resource{resource.ClusterType: {{Name: "a", Message: cluster("b", 1)}}}},
+		{name: "wildcard name", want: `name is "*"`,
+			rs: map[string][]Resource{resource.ClusterType: res(cluster("*", 1))}},
 		{name: "duplicate", want: `duplicate name "a"`,
 			rs: map[string][]Resource{resource.ClusterType: res(cluster("a", 1), cluster("a", 2))}},
 	}
@@ -238,8 +240,8 @@ func TestSetWakesOnlyConcernedWatches(t *testing.T) {
 			ResourceNames: []string{name}, ResponseNonce: "1"}, sub)
 	}
 	onA, onB := watchFor("a"), watchFor("b")
-	if n := len(c.watches[resource.EndpointType].byName["a"]); n != 1 {
-		t.Fatalf("index holds %d watches of a, want 1", n)
+	if n := c.watches[resource.EndpointType].size(); n != 2 {
+		t.Fatalf("index holds %d endpoint watches, want 2", n)
 	}
 
 	changed := cla("a")
@@ -249,8 +251,8 @@ func TestSetWakesOnlyConcernedWatches(t *testing.T) {
 		t.Errorf("watch of a got %d resources", len(r.GetResources()))
 	}
 	nothing(t, onB)
-	if _, ok := c.watches[resource.EndpointType].byName["a"]; ok {
-		t.Error("an answered watch stayed in the index")
+	if n := c.watches[resource.EndpointType].size(); n != 1 {
+		t.Errorf("index holds %d endpoint watches after a was answered, want 1", n)
 	}
 }
 

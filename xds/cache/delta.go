@@ -1,7 +1,6 @@
 package cache
 
 import (
-	"maps"
 	"slices"
 
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
@@ -26,63 +25,79 @@ func (c *Cache) CreateDeltaWatch(
 			"type_url", req.GetTypeUrl(), "node_id", req.GetNode().GetId())
 		return func() {}, nil
 	}
-	w := newWatch(req.GetTypeUrl(), sub)
-	w.node = req.GetNode()
+	w := newWatch(req.GetTypeUrl(), sub, req.GetNode())
 	w.deltaReq, w.deltaCh = req, ch
 	w.unsent = w.wildcard && req.GetResponseNonce() == ""
-
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	return c.watchFor(w), nil
 }
 
-// respondDelta sends w a delta response if its client lacks something or
-// holds something gone; it must hold c.mu.
-func (c *Cache) respondDelta(w *watch) bool {
-	ts := c.resourcesOf(w)
-	view, _ := ts.view(w.wildcard, w.names)
-
-	var send []*entry
-	for _, e := range view {
-		if v, ok := w.known[e.name]; !ok || v != e.version {
-			send = append(send, e)
-		}
-	}
+// respondDelta sends w a delta response from st if its client lacks
+// something or holds something gone, and reports whether it did. With
+// scope it looks only at those names.
+func (c *Cache) respondDelta(w *watch, st *state, scope []string) bool {
+	ts := w.resourcesOf(st)
+	names, known := w.names(), w.known()
+	send, had := ts.outdated(w.wildcard, names, known, scope)
 	var removed []string
-	for name := range w.known {
-		if !ts.visible(name, w.wildcard, w.names) {
-			removed = append(removed, name)
-		}
+	if scope != nil || had != len(known) {
+		// Unless every name the client has is still covered.
+		removed = gone(ts, w.wildcard, names, known, scope)
 	}
 	if len(send) == 0 && len(removed) == 0 && !w.unsent {
 		return false
 	}
+	sortEntries(send)
 	slices.Sort(removed)
-	c.deliverDelta(w, &cachev3.DeltaPassthroughResponse{
-		DeltaRequest:   w.deltaReq,
-		NextVersionMap: w.deltaReturned(send, removed),
-		DeltaDiscoveryResponse: &discovery.DeltaDiscoveryResponse{
-			SystemVersionInfo: c.state.version,
-			TypeUrl:           w.typeURL,
-			Resources:         deltaResources(send),
-			RemovedResources:  removed,
+	c.deliverDelta(w, &deltaResponse{
+		DeltaPassthroughResponse: &cachev3.DeltaPassthroughResponse{
+			DeltaRequest: w.deltaReq,
+			DeltaDiscoveryResponse: &discovery.DeltaDiscoveryResponse{
+				SystemVersionInfo: st.version,
+				TypeUrl:           w.typeURL,
+				Resources:         deltaResources(send),
+				RemovedResources:  removed,
+			},
 		},
+		next: versionsOnce{build: func() map[string]string {
+			return deltaReturned(known, send, removed)
+		}},
 	})
 	return true
 }
 
-// deltaReturned is what the client has after the response, in a new map
-// since the server changes it as the subscription changes.
-func (w *watch) deltaReturned(send []*entry, removed []string) map[string]string {
-	out := maps.Clone(w.known)
-	if out == nil {
-		out = make(map[string]string, len(send))
+// gone lists the resources the client has that the subscription no longer
+// covers: looking at scope only, or else at everything the client has.
+func gone(
+	ts *typeState, wildcard bool, names map[string]struct{}, known map[string]string,
+	scope []string,
+) []string {
+	var out []string
+	check := func(name string) {
+		if ts.visible(name, wildcard, names) == nil {
+			out = append(out, name)
+		}
 	}
+	if scope == nil {
+		for name := range known {
+			check(name)
+		}
+		return out
+	}
+	for _, name := range scope {
+		if _, ok := known[name]; ok {
+			check(name)
+		}
+	}
+	return out
+}
+
+// deltaReturned is what the client has after the response, in a new map
+// since the server owns known and changes the result as the subscription
+// changes.
+func deltaReturned(known map[string]string, send []*entry, removed []string) map[string]string {
+	out := withVersions(known, send)
 	for _, name := range removed {
 		delete(out, name)
-	}
-	for _, e := range send {
-		out[e.name] = e.version
 	}
 	return out
 }

@@ -30,74 +30,128 @@ func (c *Cache) CreateWatch(
 			"type_url", req.GetTypeUrl(), "node_id", req.GetNode().GetId())
 		return func() {}, nil
 	}
-	w := newWatch(req.GetTypeUrl(), sub)
-	w.node = req.GetNode()
+	w := newWatch(req.GetTypeUrl(), sub, req.GetNode())
 	w.sotwReq, w.sotwCh = req, ch
-	w.first = req.GetResponseNonce() == "" && len(w.known) == 0
+	w.first = req.GetResponseNonce() == "" && len(sub.ReturnedResources()) == 0
 	w.unsent = w.first
-
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	return c.watchFor(w), nil
 }
 
-// respondSotw sends w a SotW response if its client lacks something; it
-// must hold c.mu.
-func (c *Cache) respondSotw(w *watch) bool {
-	view, version := c.resourcesOf(w).view(w.wildcard, w.names)
-	if w.first {
-		w.first = false
-		if w.sotwReq.GetVersionInfo() == version {
-			w.known, w.unsent = versionMap(view), false
-			return false
-		}
+// respondSotw sends w a SotW response from st if its client lacks
+// something, and reports whether it did.
+func (c *Cache) respondSotw(w *watch, st *state, scope []string) bool {
+	ts := w.resourcesOf(st)
+	if supportedTypes[w.typeURL] {
+		return c.respondSotwFull(w, ts)
 	}
-	fullState := supportedTypes[w.typeURL]
-	send, ok := w.sotwChanges(view, fullState)
-	if !ok {
+	return c.respondSotwChanges(w, ts, scope)
+}
+
+// respondSotwFull answers a full-state type: the whole view whenever
+// anything differs, removals included, versioned by a hash of the view
+// since the client holds exactly that list.
+func (c *Cache) respondSotwFull(w *watch, ts *typeState) bool {
+	view, version := ts.view(w.wildcard, w.names())
+	if w.takeFirst(version) {
+		w.had = w.fullReturned(view, version)
 		return false
 	}
-	c.deliverSotw(w, &cachev3.PassthroughResponse{
-		Request: w.sotwReq,
-		DiscoveryResponse: &discovery.DiscoveryResponse{
-			VersionInfo: version,
-			Resources:   anys(send),
-			TypeUrl:     w.typeURL,
-		},
-		ReturnedResources: w.sotwReturned(view, fullState),
+	if !w.unsent && holds(w.known(), view, version) {
+		return false
+	}
+	c.deliverSotw(w, version, view, func() map[string]string {
+		return w.fullReturned(view, version)
 	})
 	return true
 }
 
-// sotwChanges returns the entries to send and whether a response is due.
-// A full-state type sends its whole view whenever anything differs,
-// removals included; the others send only new or changed resources, since
-// their clients do not read a missing resource as deleted.
-func (w *watch) sotwChanges(view []*entry, fullState bool) ([]*entry, bool) {
-	if fullState {
-		return view, w.unsent || !sameVersions(w.known, view)
+// wildcardKey names, in what a wildcard subscription of a full-state type
+// has, the whole list it holds. Such a client holds exactly the view of
+// the version it was sent, so one entry of that version says as much as
+// an entry per resource, and a stream keeps one entry instead of one per
+// cluster. No resource may have this name: xDS reserves it for the
+// wildcard, and a subscription that stops being wildcard has it removed
+// by the server, which then gets the named list.
+const wildcardKey = "*"
+
+// fullReturned is what the client of a full-state type has after it is
+// sent view: the view's version alone for a wildcard subscription, else
+// the version of each resource, so that the server can drop the names
+// the subscription no longer asks for.
+func (w *watch) fullReturned(view []*entry, version string) map[string]string {
+	if w.wildcard {
+		return map[string]string{wildcardKey: version}
 	}
-	var send []*entry
-	for _, e := range view {
-		if v, ok := w.known[e.name]; !ok || v != e.version {
-			send = append(send, e)
-		}
-	}
-	return send, len(send) > 0
+	return versionMap(view)
 }
 
-// sotwReturned is what the client has after the response: the view for a
-// full-state type, else what it had with the view's versions on top. The
-// map is new, since the server changes it as the subscription changes.
-func (w *watch) sotwReturned(view []*entry, fullState bool) map[string]string {
-	if fullState {
-		return versionMap(view)
+// holds reports whether a client that has known holds exactly view, of
+// version version.
+func holds(known map[string]string, view []*entry, version string) bool {
+	if v, ok := known[wildcardKey]; ok && len(known) == 1 {
+		return v == version
 	}
-	out := maps.Clone(w.known)
-	if out == nil {
-		out = make(map[string]string, len(view))
+	return sameVersions(known, view)
+}
+
+// respondSotwChanges answers a type whose clients do not read a missing
+// resource as deleted: it sends only the new or changed resources,
+// versioned by the type's content version, found by looking up the
+// subscription's names (or only scope) rather than building its view.
+func (c *Cache) respondSotwChanges(w *watch, ts *typeState, scope []string) bool {
+	// The type's version covers every resource of the type, not the
+	// client's names: a client that reconnects with the current version
+	// may have subscribed a name it was never sent. So the first request
+	// of a stream is answered with everything it names, whatever its
+	// version_info says; Envoy takes an unchanged resource as a no-op.
+	w.first = false
+	known := w.known()
+	send, _ := ts.outdated(w.wildcard, w.names(), known, scope)
+	if len(send) == 0 {
+		return false
 	}
-	for _, e := range view {
+	sortEntries(send)
+	c.deliverSotw(w, ts.version, send, func() map[string]string {
+		return withVersions(known, send)
+	})
+	return true
+}
+
+// takeFirst consumes the first-request mark and reports whether the
+// request's version_info shows the client already has version: it then
+// needs nothing, as when it reconnects to another replica.
+func (w *watch) takeFirst(version string) bool {
+	if !w.first {
+		return false
+	}
+	w.first = false
+	if w.sotwReq.GetVersionInfo() != version {
+		return false
+	}
+	w.unsent = false
+	return true
+}
+
+// withVersions is known with the versions of send on top, in a new map:
+// the server owns known and changes the result as the subscription
+// changes. Sized up front, it does not grow while filled.
+func withVersions(known map[string]string, send []*entry) map[string]string {
+	added := 0
+	for _, e := range send {
+		if _, ok := known[e.name]; !ok {
+			added++
+		}
+	}
+	var out map[string]string
+	if added == 0 && known != nil {
+		out = maps.Clone(known)
+	} else {
+		out = make(map[string]string, len(known)+added)
+		for name, v := range known {
+			out[name] = v
+		}
+	}
+	for _, e := range send {
 		out[e.name] = e.version
 	}
 	return out
@@ -108,7 +162,20 @@ func (w *watch) sotwReturned(view []*entry, fullState bool) map[string]string {
 // with room for one per type; a watch answers once, and the server drains
 // a type's responses before it opens the type's next watch, so this never
 // waits. The check only guards that promise.
-func (c *Cache) deliverSotw(w *watch, resp cachev3.Response) {
+func (c *Cache) deliverSotw(
+	w *watch, version string, send []*entry, returned func() map[string]string,
+) {
+	resp := &sotwResponse{
+		PassthroughResponse: &cachev3.PassthroughResponse{
+			Request: w.sotwReq,
+			DiscoveryResponse: &discovery.DiscoveryResponse{
+				VersionInfo: version,
+				Resources:   anys(send),
+				TypeUrl:     w.typeURL,
+			},
+		},
+		returned: versionsOnce{build: returned},
+	}
 	select {
 	case w.sotwCh <- resp:
 	default:

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"io"
 	"slices"
 	"strings"
 
@@ -46,6 +47,12 @@ type entry struct {
 // typeState holds the resources of one type URL.
 type typeState struct {
 	entries map[string]*entry
+	// version is a hash of every entry's name, version and ByNameOnly flag.
+	// SotW responses of the types that send only changes carry it: it
+	// changes with the content and is equal on every replica, so a client
+	// reconnecting with it elsewhere gets nothing new, and it costs nothing
+	// per subscription.
+	version string
 	// wildcard lists the entries a wildcard subscription gets, sorted by
 	// name, with the version of that list precomputed since most streams
 	// subscribe that way.
@@ -78,32 +85,40 @@ func (s *state) size() int {
 	return n
 }
 
-// hash is the version of the whole state, ByNameOnly flags included.
+// hash is the version of the whole state: a hash of the version of each
+// type, which covers every name, version and ByNameOnly flag.
 func (s *state) hash() string {
 	h := sha256.New()
 	for _, typeURL := range sortedKeys(s.types) {
-		ts := s.types[typeURL]
-		fmt.Fprintf(h, "%s\n", typeURL)
-		for _, name := range sortedKeys(ts.entries) {
-			e := ts.entries[name]
-			fmt.Fprintf(h, "%s\x00%s\x00%t\n", name, e.version, e.byNameOnly)
-		}
+		writeFields(h, typeURL, s.types[typeURL].version)
 	}
 	return shortSum(h)
 }
 
-// newTypeState indexes entries and precomputes the wildcard view.
+// newTypeState indexes entries and precomputes the wildcard view and the
+// versions, once per state rather than once per response.
 func newTypeState(entries map[string]*entry) *typeState {
 	if entries == nil {
 		entries = map[string]*entry{}
 	}
 	ts := &typeState{entries: entries}
+	all := make([]*entry, 0, len(entries))
 	for _, e := range entries {
-		if !e.byNameOnly {
+		all = append(all, e)
+	}
+	sortEntries(all)
+
+	h := sha256.New()
+	for _, e := range all {
+		flag := "0"
+		if e.byNameOnly {
+			flag = "1"
+		} else {
 			ts.wildcard = append(ts.wildcard, e)
 		}
+		writeFields(h, e.name, e.version, flag)
 	}
-	sortEntries(ts.wildcard)
+	ts.version = shortSum(h)
 	ts.wildcardVersion = viewVersion(ts.wildcard)
 	return ts
 }
@@ -129,16 +144,60 @@ func (ts *typeState) view(wildcard bool, names map[string]struct{}) ([]*entry, s
 	return extra, viewVersion(extra)
 }
 
-// visible reports whether a subscription covers the resource name.
-func (ts *typeState) visible(name string, wildcard bool, names map[string]struct{}) bool {
+// visible returns the entry of name if a subscription covers it.
+func (ts *typeState) visible(name string, wildcard bool, names map[string]struct{}) *entry {
 	e, ok := ts.entries[name]
 	if !ok {
-		return false
+		return nil
 	}
-	if _, named := names[name]; named {
-		return true
+	if _, named := names[name]; named || (wildcard && !e.byNameOnly) {
+		return e
 	}
-	return wildcard && !e.byNameOnly
+	return nil
+}
+
+// outdated returns the entries a subscription covers whose version differs
+// from what the client has, unsorted, and how many covered entries the
+// client has at all. With scope it looks only at those names, which
+// suffices when the client had everything before they changed; without
+// it, at every name the subscription covers. Either way it costs map
+// lookups, not a sorted view of the whole subscription.
+func (ts *typeState) outdated(
+	wildcard bool, names map[string]struct{}, known map[string]string, scope []string,
+) (out []*entry, had int) {
+	note := func(e *entry) {
+		v, ok := known[e.name]
+		if ok {
+			had++
+		}
+		if !ok || v != e.version {
+			out = append(out, e)
+		}
+	}
+	switch {
+	case scope != nil:
+		for _, name := range scope {
+			if e := ts.visible(name, wildcard, names); e != nil {
+				note(e)
+			}
+		}
+	case wildcard:
+		for _, e := range ts.wildcard {
+			note(e)
+		}
+		for name := range names {
+			if e := ts.entries[name]; e != nil && e.byNameOnly {
+				note(e)
+			}
+		}
+	default:
+		for name := range names {
+			if e := ts.entries[name]; e != nil {
+				note(e)
+			}
+		}
+	}
+	return out, had
 }
 
 // changedNames lists the resources that were added, removed, changed
@@ -216,7 +275,8 @@ func (c *Cache) buildType(
 }
 
 // checkResource rejects a resource that Envoy would misread: no message, a
-// message of another type, or a name that differs from the message's own.
+// message of another type, the wildcard name, or a name that differs from
+// the message's own.
 func checkResource(typeURL string, r Resource) error {
 	if r.Message == nil {
 		return errors.New("message is nil")
@@ -227,6 +287,9 @@ func checkResource(typeURL string, r Resource) error {
 	}
 	if r.Name == "" {
 		return errors.New("name is empty")
+	}
+	if r.Name == wildcardKey {
+		return errors.New(`name is "*", which xDS reserves for the wildcard`)
 	}
 	if inner := cachev3.GetResourceName(r.Message); inner != r.Name {
 		return fmt.Errorf("name differs from the message's name %q", inner)
@@ -268,9 +331,21 @@ func (c *Cache) marshal(typeURL string, r Resource, prev *entry) (*entry, error)
 func viewVersion(view []*entry) string {
 	h := sha256.New()
 	for _, e := range view {
-		fmt.Fprintf(h, "%s\x00%s\n", e.name, e.version)
+		writeFields(h, e.name, e.version)
 	}
 	return shortSum(h)
+}
+
+// writeFields hashes fields separated by NUL and ended by a newline; names
+// and versions hold neither.
+func writeFields(h hash.Hash, fields ...string) {
+	for i, f := range fields {
+		if i > 0 {
+			h.Write([]byte{0})
+		}
+		io.WriteString(h, f)
+	}
+	h.Write([]byte{'\n'})
 }
 
 // versionMap maps the names of view to their versions.
