@@ -107,9 +107,10 @@ const method = `
   in the load line above).
 - Connect storm: every stream opens at once; the figure runs from then to
   the last stream's ACK of its whole subscription.
-- Heap per stream: the server's HeapInuse after a garbage collection once
-  all streams have synced, minus the same before any connected, divided by
-  the streams; per subscribed resource divides that by the resources a
+- Heap per stream: the server's HeapInuse after two garbage collections
+  (the second frees gRPC's pooled send buffers, which belong to no
+  stream) once all streams have synced, minus the same before any
+  connected, divided by the streams; per subscribed resource divides that by the resources a
   stream subscribes to. RSS is VmRSS, likewise.
 - A change replaces one endpoint of one pool with a new address. The
   latency runs from the server starting to publish it to the moment the

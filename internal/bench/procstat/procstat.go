@@ -28,9 +28,13 @@ type Usage struct {
 }
 
 // Read returns the process's usage. With gc it collects garbage first, so
-// that the heap is what is live rather than what awaits collection.
+// that the heap is what is live rather than what awaits collection. It
+// collects twice: pooled buffers (gRPC keeps its send buffers in
+// sync.Pools) survive one collection as the pools' victims and are freed
+// by the second, and they belong to no stream.
 func Read(gc bool) (Usage, error) {
 	if gc {
+		runtime.GC()
 		runtime.GC()
 	}
 	var ms runtime.MemStats
