@@ -153,7 +153,8 @@ listeners:
 `,
 		want: []string{
 			`6: pools.rpc.health_check.path: applies to http checks only; grpc checks name a grpc_service, got "/health"`,
-			`7: pools.rpc.tls: not supported on a grpc pool: proxyless gRPC clients take certificates from their own providers, not from files`,
+			`7: pools.rpc.tls: not supported on a grpc pool: proxyless gRPC clients ` +
+				`take certificates from their own providers, not from files`,
 			`10: pools.web.health_check.grpc_service: applies to grpc checks only, got "x"`,
 			`10: pools.web.health_check.host: must not contain control characters, got "a\x01b"`,
 			`13: pools.odd.health_check.protocol: want http or grpc, got "tcp"`,

@@ -66,7 +66,9 @@ func TestCheck(t *testing.T) {
 			want: `5: pools.gpu.colour: unknown field "colour"`, wantExit: 1},
 		{name: "missing TLS file", old: "service: inference", new: "service: inference\n    tls: {ca_file: ca.pem}",
 			want: `5: pools.gpu.tls.ca_file: file "ca.pem" (resolved to "DIR/ca.pem") does not exist`, wantExit: 1},
-		{name: "duplicate listener", old: "listeners:\n", new: "listeners:\n  - {name: public, port: 9090, routes: [{match: {prefix: /}, pool: gpu}]}\n",
+		{name: "duplicate listener", old: "listeners:\n",
+			new: "listeners:\n  - {name: public, port: 9090, " +
+				"routes: [{match: {prefix: /}, pool: gpu}]}\n",
 			want: `10: listeners[1].name: duplicate listener name "public", first used by listeners[0]`, wantExit: 1},
 		{name: "both discovery sources", old: "discovery: {file: {path: catalog.yaml}}",
 			new:  "discovery: {file: {path: catalog.yaml}, consul: {address: 127.0.0.1:8500}}",
