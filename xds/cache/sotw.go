@@ -104,8 +104,12 @@ func (c *Cache) respondSotwChanges(w *watch, ts *typeState, scope []string) bool
 	// may have subscribed a name it was never sent. So the first request
 	// of a stream is answered with everything it names, whatever its
 	// version_info says; Envoy takes an unchanged resource as a no-op.
+	first := w.first
 	w.first = false
 	known := w.known()
+	if !first && w.acknowledgedAll(ts, known, scope) {
+		return false
+	}
 	send, _ := ts.outdated(w.wildcard, w.names(), known, scope)
 	if len(send) == 0 {
 		return false
@@ -115,6 +119,19 @@ func (c *Cache) respondSotwChanges(w *watch, ts *typeState, scope []string) bool
 		return withVersions(known, send)
 	})
 	return true
+}
+
+// acknowledgedAll reports, without looking at each name, whether the
+// client of a named subscription already holds everything it asks for: it
+// acknowledged the type's current version, and what it holds covers as
+// many names as it asks for. What it holds is always a subset of what it
+// asks for (the server drops the names it no longer asks for), so equal
+// sizes mean the same names. This spares the scan of every name on each
+// ACK, which a fleet sends for every change. A wake by Set (scope set)
+// always looks, since the state has just changed.
+func (w *watch) acknowledgedAll(ts *typeState, known map[string]string, scope []string) bool {
+	return scope == nil && !w.wildcard && w.sotwReq.GetErrorDetail() == nil &&
+		w.sotwReq.GetVersionInfo() == ts.version && len(known) == len(w.names())
 }
 
 // takeFirst consumes the first-request mark and reports whether the
