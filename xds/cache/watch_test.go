@@ -250,3 +250,27 @@ func TestWildcardFullStateFollowsItsVersion(t *testing.T) {
 		t.Errorf("after naming b got %v, want [b]", n)
 	}
 }
+
+// TestAckWithNewNameIsAnswered checks that a client acknowledging the
+// current version while asking for one more name gets that name: the
+// shortcut for acknowledgements applies only when what the client holds
+// covers every name it asks for.
+func TestAckWithNewNameIsAnswered(t *testing.T) {
+	c, _ := newTestCache(t)
+	mustSet(t, c, endpoints(1, 1, 1))
+	sub, first, _ := ackedEndpointWatch(t, c, "a", "b")
+
+	names := []string{"a", "b", "c"}
+	sub.SetResourceSubscription(names)
+	ch := sotwWatch(t, c, &discovery.DiscoveryRequest{TypeUrl: resource.EndpointType,
+		ResourceNames: names, VersionInfo: first.GetVersionInfo(), ResponseNonce: "2"}, sub)
+	if n := responseNames(t, got(t, ch)); !slices.Equal(n, []string{"c"}) {
+		t.Errorf("got %v, want [c]", n)
+	}
+
+	sub.SetResourceSubscription([]string{"a", "b"})
+	ch = sotwWatch(t, c, &discovery.DiscoveryRequest{TypeUrl: resource.EndpointType,
+		ResourceNames: []string{"a", "b"}, VersionInfo: first.GetVersionInfo(),
+		ResponseNonce: "3"}, sub)
+	nothing(t, ch)
+}
