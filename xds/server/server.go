@@ -69,6 +69,12 @@ type Server struct {
 
 // New builds a server over c. Its metrics are registered with reg when reg
 // is not nil.
+//
+// The streams are go-control-plane's. At a fleet of a thousand Envoys they
+// are most of the cost of a change: every state-of-the-world ACK repeats
+// the stream's whole list of names, which is decoded and turned into a new
+// subscription each time. A stream handler of Spillway's own that keeps
+// the names per stream would remove that work (docs/performance.md).
 func New(c *cache.Cache, opts Options, log *slog.Logger, reg prometheus.Registerer) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	m := newMetrics(reg)
