@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"runtime"
 	"slices"
 	"sync"
@@ -16,13 +15,9 @@ import (
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-
-	"github.com/spillway/spillway/xds/cache"
-	"github.com/spillway/spillway/xds/server"
 )
 
 // The churn test's shape: each round dials churnConns fresh connections
@@ -74,25 +69,7 @@ func TestChurnLeavesNoLeaks(t *testing.T) {
 func startDiscardingLogs(t *testing.T) *env {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	reg := prometheus.NewRegistry()
-	c := cache.New(log, reg)
-	s := server.New(c, defaultOptions(), log, reg)
-
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(lis) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		defer cancel()
-		s.GracefulStop(ctx)
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return &env{cache: c, reg: reg, log: log, addr: lis.Addr().String()}
+	return serveCache(t, defaultOptions(), log)
 }
 
 // churnRound opens churnStreams streams over new connections, waits until

@@ -113,6 +113,16 @@ func startWith(
 	if tlsFor != nil {
 		opts.TLS = tlsFor(log)
 	}
+	e := serveCache(t, opts, log)
+	e.logs = logs
+	return e
+}
+
+// serveCache serves a new cache with opts, logging to log, on
+// 127.0.0.1:0, and stops it when the test ends, checking that Serve
+// returned cleanly.
+func serveCache(t *testing.T, opts server.Options, log *slog.Logger) *env {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	c := cache.New(log, reg)
 	s := server.New(c, opts, log, reg)
@@ -131,7 +141,7 @@ func startWith(
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return &env{cache: c, reg: reg, logs: logs, log: log, addr: lis.Addr().String()}
+	return &env{cache: c, reg: reg, log: log, addr: lis.Addr().String()}
 }
 
 // dial opens a client connection to the server that closes with the test.
