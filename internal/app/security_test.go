@@ -3,19 +3,11 @@ package app
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -31,6 +23,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/spillway/spillway/internal/testcerts"
 	"github.com/spillway/spillway/policy"
 )
 
@@ -220,18 +213,18 @@ listeners:
 // listener, its pools and the proxyless resources of its grpc pool.
 func TestServeSecured(t *testing.T) {
 	dir := t.TempDir()
-	ca := newTestCA(t)
-	cert, key := ca.issue(t, "spillway", nil)
+	ca := testcerts.NewCA(t, "test-ca")
+	cert, key := ca.Issue(t, testcerts.Leaf{CN: "spillway", Server: true})
 	for name, data := range map[string][]byte{"server.pem": cert, "server-key.pem": key,
-		"ca.pem": ca.pem, "catalog.yaml": []byte(secureCatalog),
+		"ca.pem": ca.PEM, "catalog.yaml": []byte(secureCatalog),
 		"spillway.yaml": []byte(secureConfig)} {
 		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
 	r := serveLogged(t, filepath.Join(dir, "spillway.yaml"))
-	edge := ca.client(t, r.xds, "spiffe://fleet/edge")
-	core := ca.client(t, r.xds, "spiffe://fleet/core")
+	edge := mtlsClient(t, ca, r.xds, "spiffe://fleet/edge")
+	core := mtlsClient(t, ca, r.xds, "spiffe://fleet/core")
 
 	tests := []struct {
 		name    string
@@ -266,7 +259,7 @@ func TestServeSecured(t *testing.T) {
 	}
 
 	t.Run("identity not on the list", func(t *testing.T) {
-		batch := ca.client(t, r.xds, "spiffe://fleet/batch")
+		batch := mtlsClient(t, ca, r.xds, "spiffe://fleet/batch")
 		_, err := adsNames(batch, &corev3.Node{Id: "b"}, resourcev3.ClusterType, nil)
 		if err == nil {
 			t.Fatal("a client whose identity is not allowed got clusters")
@@ -304,99 +297,17 @@ func adsNames(
 	return out, nil
 }
 
-// testCA is a throwaway certificate authority for one test.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-}
-
-func newTestCA(t *testing.T) *testCA {
+// mtlsClient dials addr over mutual TLS with a certificate from ca whose
+// URI SAN is identity.
+func mtlsClient(t *testing.T, ca *testcerts.CA, addr, identity string) *grpc.ClientConn {
 	t.Helper()
-	key := ecKey(t)
-	tmpl := certTemplate(t, "test-ca")
-	tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
-	tmpl.KeyUsage = x509.KeyUsageCertSign
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testCA{cert: cert, key: key,
-		pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
-
-// issue signs a server certificate for 127.0.0.1 when uri is nil, else a
-// client certificate whose URI SAN is uri. It returns PEM.
-func (ca *testCA) issue(t *testing.T, cn string, uri *url.URL) (certPEM, keyPEM []byte) {
-	t.Helper()
-	key := ecKey(t)
-	tmpl := certTemplate(t, cn)
-	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-	if uri == nil {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
-	} else {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-		tmpl.URIs = []*url.URL{uri}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
-}
-
-// client dials addr over mutual TLS with a certificate for identity.
-func (ca *testCA) client(t *testing.T, addr, identity string) *grpc.ClientConn {
-	t.Helper()
-	uri, err := url.Parse(identity)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pair, err := tls.X509KeyPair(ca.issue(t, "client", uri))
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(ca.cert)
-	creds := credentials.NewTLS(&tls.Config{RootCAs: roots, Certificates: []tls.Certificate{pair},
-		MinVersion: tls.VersionTLS12})
+	pair := ca.KeyPair(t, testcerts.Leaf{CN: "client", URIs: []string{identity}})
+	creds := credentials.NewTLS(&tls.Config{RootCAs: ca.Pool(),
+		Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12})
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
 	return conn
-}
-
-func certTemplate(t *testing.T, cn string) *x509.Certificate {
-	t.Helper()
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-	}
-}
-
-func ecKey(t *testing.T) *ecdsa.PrivateKey {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key
 }

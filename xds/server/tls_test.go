@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/spillway/spillway/internal/testcerts"
 	"github.com/spillway/spillway/xds/server"
 )
 
@@ -23,9 +24,11 @@ const rejectedMetric = "spillway_xds_rejected_connections_total"
 
 // serverTLS writes the server's files, issued by ca, to dir. With
 // clientCA the server requires client certificates issued by it.
-func serverTLS(t *testing.T, dir string, ca, clientCA *testCA, allowed ...string) server.TLSFiles {
+func serverTLS(
+	t *testing.T, dir string, ca, clientCA *testcerts.CA, allowed ...string,
+) server.TLSFiles {
 	t.Helper()
-	cert, key := ca.issue(t, leaf{cn: "spillway", server: true})
+	cert, key := ca.Issue(t, testcerts.Leaf{CN: "spillway", Server: true})
 	files := server.TLSFiles{
 		CertFile:          writeFile(t, dir, "server.pem", cert),
 		KeyFile:           writeFile(t, dir, "server-key.pem", key),
@@ -35,7 +38,7 @@ func serverTLS(t *testing.T, dir string, ca, clientCA *testCA, allowed ...string
 		CheckInterval: time.Nanosecond,
 	}
 	if clientCA != nil {
-		files.ClientCAFile = writeFile(t, dir, "client-ca.pem", clientCA.pem)
+		files.ClientCAFile = writeFile(t, dir, "client-ca.pem", clientCA.PEM)
 	}
 	return files
 }
@@ -55,8 +58,8 @@ func startTLS(t *testing.T, files server.TLSFiles) *env {
 }
 
 // tlsCreds trusts serverCA and presents cert, if any.
-func tlsCreds(serverCA *testCA, cert *tls.Certificate) credentials.TransportCredentials {
-	cfg := &tls.Config{RootCAs: serverCA.pool(), MinVersion: tls.VersionTLS12}
+func tlsCreds(serverCA *testcerts.CA, cert *tls.Certificate) credentials.TransportCredentials {
+	cfg := &tls.Config{RootCAs: serverCA.Pool(), MinVersion: tls.VersionTLS12}
 	if cert != nil {
 		cfg.Certificates = []tls.Certificate{*cert}
 	}
@@ -122,12 +125,12 @@ func (e *env) eventuallyRejected(t *testing.T, reason string, want float64) {
 }
 
 func TestMutualTLS(t *testing.T) {
-	ca, other := newCA(t, "fleet-ca"), newCA(t, "other-ca")
+	ca, other := testcerts.NewCA(t, "fleet-ca"), testcerts.NewCA(t, "other-ca")
 	e := startTLS(t, serverTLS(t, t.TempDir(), ca, ca,
 		"spiffe://fleet/edge", "edge.example.com", "edge-cn"))
 
-	pair := func(c *testCA, l leaf) *tls.Certificate {
-		p := c.keyPair(t, l)
+	pair := func(c *testcerts.CA, l testcerts.Leaf) *tls.Certificate {
+		p := c.KeyPair(t, l)
 		return &p
 	}
 	tests := []struct {
@@ -139,20 +142,20 @@ func TestMutualTLS(t *testing.T) {
 		{name: "no client certificate", creds: tlsCreds(ca, nil),
 			reason: "no_client_certificate"},
 		{name: "certificate of another CA",
-			creds:  tlsCreds(ca, pair(other, leaf{uris: []string{"spiffe://fleet/edge"}})),
+			creds:  tlsCreds(ca, pair(other, testcerts.Leaf{URIs: []string{"spiffe://fleet/edge"}})),
 			reason: "untrusted_client_certificate"},
 		{name: "identity not on the list",
 			creds: tlsCreds(ca,
-				pair(ca, leaf{cn: "core-cn", uris: []string{"spiffe://fleet/core"}})),
+				pair(ca, testcerts.Leaf{CN: "core-cn", URIs: []string{"spiffe://fleet/core"}})),
 			reason: "identity_not_allowed"},
 		{name: "server certificate not trusted by the client",
-			creds:  tlsCreds(other, pair(ca, leaf{uris: []string{"spiffe://fleet/edge"}})),
+			creds:  tlsCreds(other, pair(ca, testcerts.Leaf{URIs: []string{"spiffe://fleet/edge"}})),
 			reason: "tls_handshake"},
 		{name: "allowed URI SAN",
-			creds: tlsCreds(ca, pair(ca, leaf{cn: "x", uris: []string{"spiffe://fleet/edge"}}))},
+			creds: tlsCreds(ca, pair(ca, testcerts.Leaf{CN: "x", URIs: []string{"spiffe://fleet/edge"}}))},
 		{name: "allowed DNS SAN",
-			creds: tlsCreds(ca, pair(ca, leaf{dns: []string{"edge.example.com"}}))},
-		{name: "allowed common name", creds: tlsCreds(ca, pair(ca, leaf{cn: "edge-cn"}))},
+			creds: tlsCreds(ca, pair(ca, testcerts.Leaf{DNS: []string{"edge.example.com"}}))},
+		{name: "allowed common name", creds: tlsCreds(ca, pair(ca, testcerts.Leaf{CN: "edge-cn"}))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -175,10 +178,10 @@ func TestMutualTLS(t *testing.T) {
 // TestRefusalLoggedOncePerIdentity checks that a client that keeps coming
 // back is counted every time but logged once.
 func TestRefusalLoggedOncePerIdentity(t *testing.T) {
-	ca := newCA(t, "fleet-ca")
+	ca := testcerts.NewCA(t, "fleet-ca")
 	e := startTLS(t, serverTLS(t, t.TempDir(), ca, ca, "spiffe://fleet/edge"))
-	core := ca.keyPair(t, leaf{uris: []string{"spiffe://fleet/core"}})
-	batch := ca.keyPair(t, leaf{uris: []string{"spiffe://fleet/batch"}})
+	core := ca.KeyPair(t, testcerts.Leaf{URIs: []string{"spiffe://fleet/core"}})
+	batch := ca.KeyPair(t, testcerts.Leaf{URIs: []string{"spiffe://fleet/batch"}})
 
 	for _, cert := range []*tls.Certificate{&core, &core, &core, &batch} {
 		if _, err := e.fetchClusters(t, tlsCreds(ca, cert)); err == nil {
@@ -196,7 +199,7 @@ func TestRefusalLoggedOncePerIdentity(t *testing.T) {
 }
 
 func TestServerOnlyTLS(t *testing.T) {
-	ca := newCA(t, "fleet-ca")
+	ca := testcerts.NewCA(t, "fleet-ca")
 	e := startTLS(t, serverTLS(t, t.TempDir(), ca, nil))
 	if got, err := e.fetchClusters(t, tlsCreds(ca, nil)); err != nil || len(got) != 2 {
 		t.Errorf("TLS client without a certificate: %v, %v; want clusters [a b]", got, err)
@@ -212,10 +215,10 @@ func TestServerOnlyTLS(t *testing.T) {
 // that files that do not load leave the previous ones in use.
 func TestTLSRotation(t *testing.T) {
 	dir := t.TempDir()
-	caOld, caNew := newCA(t, "old-ca"), newCA(t, "new-ca")
+	caOld, caNew := testcerts.NewCA(t, "old-ca"), testcerts.NewCA(t, "new-ca")
 	e := startTLS(t, serverTLS(t, dir, caOld, caOld))
-	oldClient := caOld.keyPair(t, leaf{cn: "edge"})
-	newClient := caNew.keyPair(t, leaf{cn: "edge"})
+	oldClient := caOld.KeyPair(t, testcerts.Leaf{CN: "edge"})
+	newClient := caNew.KeyPair(t, testcerts.Leaf{CN: "edge"})
 
 	if _, err := e.fetchClusters(t, tlsCreds(caNew, &newClient)); err == nil {
 		t.Fatal("a client of the new CA connected before the rotation")
@@ -233,7 +236,7 @@ func TestTLSRotation(t *testing.T) {
 	}
 
 	// A key that does not match the certificate: the new files stay.
-	_, strayKey := caNew.issue(t, leaf{cn: "stray", server: true})
+	_, strayKey := caNew.Issue(t, testcerts.Leaf{CN: "stray", Server: true})
 	writeFile(t, dir, "server-key.pem", strayKey)
 	for range 2 {
 		if _, err := e.fetchClusters(t, tlsCreds(caNew, &newClient)); err != nil {
@@ -250,13 +253,13 @@ func TestTLSRotation(t *testing.T) {
 
 func TestNewTLSConfigErrors(t *testing.T) {
 	dir := t.TempDir()
-	ca := newCA(t, "ca")
-	cert, key := ca.issue(t, leaf{cn: "spillway", server: true})
-	_, otherKey := ca.issue(t, leaf{cn: "other", server: true})
+	ca := testcerts.NewCA(t, "ca")
+	cert, key := ca.Issue(t, testcerts.Leaf{CN: "spillway", Server: true})
+	_, otherKey := ca.Issue(t, testcerts.Leaf{CN: "other", Server: true})
 	certFile := writeFile(t, dir, "cert.pem", cert)
 	keyFile := writeFile(t, dir, "key.pem", key)
 	otherKeyFile := writeFile(t, dir, "other-key.pem", otherKey)
-	caFile := writeFile(t, dir, "ca.pem", ca.pem)
+	caFile := writeFile(t, dir, "ca.pem", ca.PEM)
 	tests := []struct {
 		name  string
 		files server.TLSFiles
