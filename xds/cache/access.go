@@ -33,15 +33,14 @@ type Access struct {
 	DenyUnmatched bool
 }
 
-// SetAccess replaces the access rules and answers every open watch whose
-// node now receives something else: a resource that became visible is
-// sent, and one that became hidden is removed (a full-state type sends its
-// new list, a delta stream the name in removed_resources). A bad rule is an
-// error and leaves the previous rules in force.
+// SetAccess replaces the access rules and wakes every stream: a node that
+// now receives something else is sent a resource that became visible and
+// told of one that became hidden (a full-state type sends its new list, a
+// delta stream the name in removed_resources). A bad rule is an error and
+// leaves the previous rules in force.
 //
-// A node is matched when its watch opens, from the Node of the request,
-// which go-control-plane's servers fill in on every request of a stream
-// from the first one that carries it.
+// A node is matched from the Node of its stream's first request that
+// carries one.
 func (c *Cache) SetAccess(a Access) error {
 	p, err := compileAccess(a)
 	if err != nil {
@@ -52,39 +51,9 @@ func (c *Cache) SetAccess(a Access) error {
 
 	c.mu.Lock()
 	c.access = p
-	st, ready := c.state, c.ready
-	watches := make([][]*watch, 0, len(typeOrder))
-	for _, typeURL := range typeOrder {
-		watches = append(watches, c.watches[typeURL].list())
-	}
+	c.record(nil, true)
 	c.mu.Unlock()
-
-	var done []*watch
-	for _, ws := range watches {
-		for _, w := range ws {
-			if c.regrant(w, p, st, ready) {
-				done = append(done, w)
-			}
-		}
-	}
-	c.untrackAll(done)
 	return nil
-}
-
-// regrant gives w its grant under p and answers what that changes, looking
-// at every name since the grant may change any; it reports whether w is
-// done.
-func (c *Cache) regrant(w *watch, p *accessPolicy, st *state, ready bool) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.done {
-		return true
-	}
-	w.grant = p.grantFor(w.node)
-	if ready && c.respond(w, st, nil) {
-		w.done = true
-	}
-	return w.done
 }
 
 // accessPolicy is Access made ready for matching. A nil policy limits
@@ -180,7 +149,7 @@ func matches(pattern, value string) bool {
 type grant struct {
 	allowed map[string]map[string]struct{} // by type URL; missing: all
 
-	mu    sync.Mutex // guards views, which watches read concurrently
+	mu    sync.Mutex // guards views, which streams read concurrently
 	views map[string]grantView
 }
 

@@ -1,16 +1,13 @@
 package cache
 
 import (
-	"context"
 	"slices"
 	"strings"
 	"testing"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
-	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	"github.com/envoyproxy/go-control-plane/pkg/server/stream/v3"
 )
 
 // edgeAccess lets nodes of cluster edge have cluster a only, and nodes
@@ -25,18 +22,18 @@ func abcClusters() map[string][]Resource {
 		cluster("a", 1), cluster("b", 1), cluster("c", 1))}
 }
 
-// clusterWatch opens a SotW cluster watch of node for names (none:
-// wildcard).
-func clusterWatch(
+// clusterResponse is the response to a new stream of node asking for
+// clusters names (none: wildcard).
+func clusterResponse(
 	t *testing.T, c *Cache, node *corev3.Node, names ...string,
-) chan cachev3.Response {
+) *discovery.DiscoveryResponse {
 	t.Helper()
-	return sotwWatch(t, c, &discovery.DiscoveryRequest{
+	return one(t, open(t, c, &discovery.DiscoveryRequest{
 		Node: node, TypeUrl: resource.ClusterType, ResourceNames: names,
-	}, stream.NewSotwSubscription(names, true))
+	}))
 }
 
-func TestAccessLimitsSotwWatches(t *testing.T) {
+func TestAccessLimitsSotwStreams(t *testing.T) {
 	c, _ := newTestCache(t)
 	mustSet(t, c, abcClusters())
 	if err := c.SetAccess(edgeAccess); err != nil {
@@ -63,7 +60,7 @@ func TestAccessLimitsSotwWatches(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := got(t, clusterWatch(t, c, tt.node, tt.names...))
+			r := clusterResponse(t, c, tt.node, tt.names...)
 			if n := responseNames(t, r); !slices.Equal(n, tt.want) {
 				t.Errorf("got %v, want %v", n, tt.want)
 			}
@@ -77,74 +74,63 @@ func TestAccessLimitsSotwWatches(t *testing.T) {
 func TestAccessSharesMarshalledResources(t *testing.T) {
 	c, _ := newTestCache(t)
 	mustSet(t, c, abcClusters())
+	clustersOf := func(node *corev3.Node) *typeState {
+		all := c.state.types[resource.ClusterType]
+		return c.access.grantFor(node).typeState(resource.ClusterType, all)
+	}
+	edge := &corev3.Node{Cluster: "edge"}
 
-	open := got(t, clusterWatch(t, c, &corev3.Node{Id: "e1", Cluster: "edge"}))
-	w := &watch{typeURL: resource.ClusterType, node: &corev3.Node{Cluster: "edge"}}
-	w.grant = c.access.grantFor(w.node)
-	if w.grant != nil || w.resourcesOf(c.state) != c.state.types[resource.ClusterType] {
+	free := clusterResponse(t, c, &corev3.Node{Id: "e1", Cluster: "edge"})
+	if c.access.grantFor(edge) != nil || clustersOf(edge) != c.state.types[resource.ClusterType] {
 		t.Fatal("a cache without rules does not hand out its own state")
 	}
-	if len(open.GetResources()) != 3 {
-		t.Fatalf("without rules got %d clusters", len(open.GetResources()))
+	if len(free.GetResources()) != 3 {
+		t.Fatalf("without rules got %d clusters", len(free.GetResources()))
 	}
 
 	if err := c.SetAccess(edgeAccess); err != nil {
 		t.Fatal(err)
 	}
-	limited := got(t, clusterWatch(t, c, &corev3.Node{Id: "e1", Cluster: "edge"}))
-	if len(limited.GetResources()) != 1 || limited.GetResources()[0] != open.GetResources()[0] {
+	limited := clusterResponse(t, c, &corev3.Node{Id: "e1", Cluster: "edge"})
+	if len(limited.GetResources()) != 1 || limited.GetResources()[0] != free.GetResources()[0] {
 		t.Error("the limited node's cluster a is not the shared marshalled object")
 	}
-	w.grant = c.access.grantFor(w.node)
-	other := &watch{typeURL: resource.ClusterType, node: &corev3.Node{Id: "e2", Cluster: "edge"}}
-	other.grant = c.access.grantFor(other.node)
-	if w.resourcesOf(c.state) != other.resourcesOf(c.state) {
+	if clustersOf(edge) != clustersOf(&corev3.Node{Id: "e2", Cluster: "edge"}) {
 		t.Error("two nodes of one rule got separate filtered lists")
 	}
-	free := &watch{typeURL: resource.ClusterType, node: &corev3.Node{Cluster: "core"}}
-	free.grant = c.access.grantFor(free.node)
-	if free.resourcesOf(c.state) != c.state.types[resource.ClusterType] {
+	if clustersOf(&corev3.Node{Cluster: "core"}) != c.state.types[resource.ClusterType] {
 		t.Error("an unmatched node does not get the state itself")
 	}
 }
 
-// TestSetAccessAnswersOpenWatches checks that changing the rules sends a
+// TestSetAccessUpdatesOpenStreams checks that changing the rules sends a
 // waiting client what it may now have, and removes what it may not.
-func TestSetAccessAnswersOpenWatches(t *testing.T) {
+func TestSetAccessUpdatesOpenStreams(t *testing.T) {
 	c, _ := newTestCache(t)
 	mustSet(t, c, abcClusters())
 	node := &corev3.Node{Id: "e1", Cluster: "edge"}
 
 	// SotW: the full list is sent again, without the hidden clusters.
-	sub := stream.NewSotwSubscription(nil, true)
-	req := &discovery.DiscoveryRequest{Node: node, TypeUrl: resource.ClusterType}
-	first := <-sotwWatch(t, c, req, sub)
-	sub.SetReturnedResources(first.GetReturnedResources())
-	next := &discovery.DiscoveryRequest{Node: node, TypeUrl: resource.ClusterType,
-		ResponseNonce: "1"}
-	sotw := sotwWatch(t, c, next, sub)
+	sotw := newSotwClient(t, c, node)
+	one(t, sotw.request(resource.ClusterType))
+	none(t, sotw.request(resource.ClusterType))
 
 	// Delta: the hidden clusters are named as removed.
-	dch := make(chan cachev3.DeltaResponse, 2)
-	dsub := stream.NewDeltaSubscription(nil, nil, c.Versions(resource.ClusterType), true)
-	cancel, err := c.CreateDeltaWatch(&discovery.DeltaDiscoveryRequest{Node: node,
-		TypeUrl: resource.ClusterType, ResponseNonce: "1"}, dsub, dch)
-	if err != nil {
-		t.Fatal(err)
+	delta := newDeltaClient(t, c, node)
+	_, out := delta.send(&discovery.DeltaDiscoveryRequest{Node: node, TypeUrl: resource.ClusterType,
+		InitialResourceVersions: c.Versions(resource.ClusterType)})
+	if r := one(t, out); len(r.GetResources()) != 0 || len(r.GetRemovedResources()) != 0 {
+		t.Fatalf("up-to-date wildcard delta client was sent %v", r)
 	}
-	defer cancel()
-	nothing(t, sotw)
-	if len(dch) != 0 {
-		t.Fatal("delta watch answered before the rules changed")
-	}
+	none(t, delta.request(resource.ClusterType, nil, nil))
 
 	if err := c.SetAccess(edgeAccess); err != nil {
 		t.Fatal(err)
 	}
-	if n := responseNames(t, got(t, sotw)); !slices.Equal(n, []string{"a"}) {
+	if n := responseNames(t, one(t, sotw.update())); !slices.Equal(n, []string{"a"}) {
 		t.Errorf("SotW after SetAccess: %v, want [a]", n)
 	}
-	d, _ := (<-dch).GetDeltaDiscoveryResponse()
+	d := one(t, delta.update())
 	if len(d.GetResources()) != 0 || !slices.Equal(d.GetRemovedResources(), []string{"b", "c"}) {
 		t.Errorf("delta after SetAccess: %d resources, removed %v; want removed [b c]",
 			len(d.GetResources()), d.GetRemovedResources())
@@ -157,13 +143,12 @@ func TestAccessFetch(t *testing.T) {
 	if err := c.SetAccess(edgeAccess); err != nil {
 		t.Fatal(err)
 	}
-	r, err := c.Fetch(context.Background(), &discovery.DiscoveryRequest{
+	out, err := c.Fetch(&discovery.DiscoveryRequest{
 		Node: &corev3.Node{Cluster: "edge"}, TypeUrl: resource.ClusterType,
 		ResourceNames: []string{"a", "b"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, _ := r.GetDiscoveryResponse()
 	if n := responseNames(t, out); !slices.Equal(n, []string{"a"}) {
 		t.Errorf("got %v, want [a]", n)
 	}
@@ -176,10 +161,10 @@ func TestAccessDenyUnmatched(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := responseNames(t, got(t, clusterWatch(t, c, &corev3.Node{Id: "trusted"}))); len(n) != 3 {
+	if n := responseNames(t, clusterResponse(t, c, &corev3.Node{Id: "trusted"})); len(n) != 3 {
 		t.Errorf("matched node got %v, want every cluster", n)
 	}
-	if n := responseNames(t, got(t, clusterWatch(t, c, &corev3.Node{Id: "x"}, "a"))); n != nil {
+	if n := responseNames(t, clusterResponse(t, c, &corev3.Node{Id: "x"}, "a")); n != nil {
 		t.Errorf("unmatched node got %v, want nothing", n)
 	}
 }
@@ -207,7 +192,7 @@ func TestSetAccessRejectsBadRules(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("SetAccess error = %v, want it to contain %q", err, tt.want)
 			}
-			r := got(t, clusterWatch(t, c, &corev3.Node{Cluster: "edge"}))
+			r := clusterResponse(t, c, &corev3.Node{Cluster: "edge"})
 			if n := responseNames(t, r); !slices.Equal(n, []string{"a"}) {
 				t.Errorf("after a rejected SetAccess the edge node got %v, want [a]", n)
 			}

@@ -1,18 +1,19 @@
 // Package cache is Spillway's versioned xDS cache. It holds one state of
 // listeners, routes, clusters and endpoints for every Envoy (and proxyless
 // gRPC client), versions each resource by its content, marshals each
-// resource once per version, and answers go-control-plane's SotW and delta
-// servers through the cachev3.Cache interface. Access rules can limit
-// which of those resources each node receives, without copying them.
+// resource once per version, and keeps, for each xDS stream, what its
+// client subscribes to and holds (Stream), so that a change costs each
+// stream a look at the names that changed. Access rules can limit which of
+// those resources each node receives, without copying them.
 package cache
 
 import (
-	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 
-	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 )
@@ -32,27 +33,30 @@ type Resource struct {
 	ByNameOnly bool
 }
 
-// Cache holds the current xDS state and the open watches of every stream.
-// It implements cachev3.Cache for listeners, routes, clusters and endpoints.
+// Cache holds the current xDS state and the streams that follow it.
 type Cache struct {
 	log *slog.Logger
 
-	// setMu serialises Set, so that building a state can read the previous
-	// one without holding mu while it marshals.
+	// setMu serialises Set and SetAccess, so that building a state can
+	// read the previous one without holding mu while it marshals.
 	setMu sync.Mutex
 
-	mu      sync.RWMutex
-	state   *state
-	ready   bool
-	watches map[string]*watchIndex // by type URL
+	mu    sync.RWMutex
+	state *state
+	ready bool
 	// access limits what some nodes receive; nil limits nothing.
 	access *accessPolicy
+	// seq numbers the states and access rules; history logs what each
+	// changed, so that a stream looks only at those names.
+	seq     uint64
+	history [historySize]change
+	streams map[*Stream]struct{}
+	// nextStream numbers the streams.
+	nextStream uint64
 
 	marshals     atomic.Uint64
 	marshalTotal prometheus.Counter
 }
-
-var _ cachev3.Cache = (*Cache)(nil)
 
 // New returns an empty cache that is not ready until the first Set. Its
 // metrics are registered with reg when reg is not nil.
@@ -60,14 +64,11 @@ func New(log *slog.Logger, reg prometheus.Registerer) *Cache {
 	c := &Cache{
 		log:     log,
 		state:   emptyState(),
-		watches: make(map[string]*watchIndex, len(supportedTypes)),
+		streams: map[*Stream]struct{}{},
 		marshalTotal: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "spillway_xds_resource_marshals_total",
 			Help: "Resources marshalled by the xDS cache; once per resource version.",
 		}),
-	}
-	for typeURL := range supportedTypes {
-		c.watches[typeURL] = newWatchIndex()
 	}
 	if reg != nil {
 		reg.MustRegister(c.marshalTotal)
@@ -76,10 +77,9 @@ func New(log *slog.Logger, reg prometheus.Registerer) *Cache {
 }
 
 // Set replaces the whole state with resources, keyed by type URL, and wakes
-// the watches whose resources changed. A type missing from the map, or
-// mapped to no resources, has zero resources from now on. On error the
-// previous state stays in force. It returns the version of the new state,
-// which is a hash of its content.
+// the streams. A type missing from the map, or mapped to no resources, has
+// zero resources from now on. On error the previous state stays in force.
+// It returns the version of the new state, which is a hash of its content.
 func (c *Cache) Set(resources map[string][]Resource) (string, error) {
 	c.setMu.Lock()
 	defer c.setMu.Unlock()
@@ -89,16 +89,22 @@ func (c *Cache) Set(resources map[string][]Resource) (string, error) {
 		return "", err
 	}
 
-	// Swap the state and find the concerned watches under the lock, then
-	// build their responses outside it, so that streams can open watches
-	// meanwhile; each watch answers once, guarded by its own mutex.
 	c.mu.Lock()
 	prev, first := c.state, !c.ready
-	c.state, c.ready = next, true
-	wakeups, changed := c.collect(prev, next, first)
+	changed := 0
+	if first || prev.version != next.version {
+		names := make(map[string][]string, len(typeOrder))
+		for _, typeURL := range typeOrder {
+			names[typeURL] = changedNames(prev.types[typeURL], next.types[typeURL])
+			changed += len(names[typeURL])
+		}
+		c.state, c.ready = next, true
+		// The first state concerns every name a stream may have asked
+		// for while it waited.
+		c.record(names, first)
+	}
 	c.mu.Unlock()
 
-	c.untrackAll(c.answerAll(next, wakeups))
 	c.logSet(prev, next, changed)
 	return next.version, nil
 }
@@ -124,7 +130,7 @@ func (c *Cache) Version() string {
 	return c.state.version
 }
 
-// Ready reports whether Set has succeeded at least once. Until then watches
+// Ready reports whether Set has succeeded at least once. Until then streams
 // wait rather than answer with an empty state.
 func (c *Cache) Ready() bool {
 	c.mu.RLock()
@@ -154,9 +160,35 @@ func (c *Cache) Marshals() uint64 {
 }
 
 // Fetch answers a REST (polling) request with the current resources of its
-// type, or types.SkipFetchError when the client already has them.
-func (c *Cache) Fetch(_ context.Context, req *cachev3.Request) (cachev3.Response, error) {
+// type that it names (all for none or "*"), versioned by a hash of that
+// list. It returns nil and no error when the request's version_info shows
+// the client has them.
+func (c *Cache) Fetch(req *discovery.DiscoveryRequest) (*discovery.DiscoveryResponse, error) {
 	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.fetch(req)
+	st, ready, access := c.state, c.ready, c.access
+	c.mu.RUnlock()
+	if !ready {
+		return nil, fmt.Errorf("fetching %s: no resources set yet", req.GetTypeUrl())
+	}
+	ts := st.types[req.GetTypeUrl()]
+	if ts == nil {
+		return nil, fmt.Errorf("fetching: unsupported type URL %q", req.GetTypeUrl())
+	}
+	ts = access.grantFor(req.GetNode()).typeState(req.GetTypeUrl(), ts)
+	names := make(map[string]struct{}, len(req.GetResourceNames()))
+	wildcard := len(req.GetResourceNames()) == 0
+	for _, name := range req.GetResourceNames() {
+		if name == wildcardKey {
+			wildcard = true
+			continue
+		}
+		names[name] = struct{}{}
+	}
+	view, version := ts.view(wildcard, names)
+	if req.GetVersionInfo() == version {
+		return nil, nil
+	}
+	return &discovery.DiscoveryResponse{
+		VersionInfo: version, Resources: anys(view), TypeUrl: req.GetTypeUrl(),
+	}, nil
 }

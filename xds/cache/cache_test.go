@@ -1,8 +1,6 @@
 package cache
 
 import (
-	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"slices"
@@ -11,13 +9,12 @@ import (
 	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
-	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	"github.com/envoyproxy/go-control-plane/pkg/server/stream/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/protobuf/proto"
@@ -56,41 +53,84 @@ func mustSet(t *testing.T, c *Cache, rs map[string][]Resource) string {
 	return v
 }
 
-// sotwWatch opens a SotW watch the way go-control-plane's server does.
-func sotwWatch(
-	t *testing.T, c *Cache, req *discovery.DiscoveryRequest, sub stream.Subscription,
-) chan cachev3.Response {
-	t.Helper()
-	ch := make(chan cachev3.Response, 1)
-	cancel, err := c.CreateWatch(req, sub, ch)
-	if err != nil {
-		t.Fatalf("CreateWatch: %v", err)
-	}
-	t.Cleanup(cancel)
-	return ch
+// sotwClient drives a SotW Stream the way the server does, one call at a
+// time, and fails the test on an error. It keeps the latest nonce of each
+// type, so that its requests acknowledge the latest response.
+type sotwClient struct {
+	t     *testing.T
+	s     *Stream
+	node  *corev3.Node
+	nonce map[string]string
 }
 
-func got(t *testing.T, ch chan cachev3.Response) *discovery.DiscoveryResponse {
+// newSotwClient opens an ADS stream of node, closed when the test ends.
+func newSotwClient(t *testing.T, c *Cache, node *corev3.Node) *sotwClient {
 	t.Helper()
+	s := c.NewStream("", false)
+	t.Cleanup(s.Close)
+	return &sotwClient{t: t, s: s, node: node, nonce: map[string]string{}}
+}
+
+// send hands req to the stream as it is.
+func (sc *sotwClient) send(req *discovery.DiscoveryRequest) (*Answer, []*discovery.DiscoveryResponse) {
+	sc.t.Helper()
+	ans, out, err := sc.s.SotwRequest(req)
+	if err != nil {
+		sc.t.Fatalf("SotwRequest: %v", err)
+	}
+	sc.keep(out)
+	return ans, out
+}
+
+// request asks for names of typeURL (none: wildcard) with the latest nonce
+// of the type, which acknowledges the latest response if it waits.
+func (sc *sotwClient) request(typeURL string, names ...string) []*discovery.DiscoveryResponse {
+	sc.t.Helper()
+	_, out := sc.send(&discovery.DiscoveryRequest{Node: sc.node, TypeUrl: typeURL,
+		ResourceNames: names, ResponseNonce: sc.nonce[typeURL]})
+	return out
+}
+
+// update is what the stream sends when its Wake fires, and nothing when it
+// did not fire, since the server would not ask.
+func (sc *sotwClient) update() []*discovery.DiscoveryResponse {
 	select {
-	case r := <-ch:
-		out, err := r.GetDiscoveryResponse()
-		if err != nil {
-			t.Fatal(err)
-		}
+	case <-sc.s.Wake():
+		out := sc.s.SotwUpdate()
+		sc.keep(out)
 		return out
 	default:
-		t.Fatal("no response")
 		return nil
 	}
 }
 
-func nothing(t *testing.T, ch chan cachev3.Response) {
+func (sc *sotwClient) keep(out []*discovery.DiscoveryResponse) {
+	for _, r := range out {
+		sc.nonce[r.GetTypeUrl()] = r.GetNonce()
+	}
+}
+
+// open returns the responses to req as the first request of a new stream.
+func open(t *testing.T, c *Cache, req *discovery.DiscoveryRequest) []*discovery.DiscoveryResponse {
 	t.Helper()
-	select {
-	case r := <-ch:
-		t.Fatalf("unexpected response version %s", r.GetResponseVersion())
-	default:
+	_, out := newSotwClient(t, c, nil).send(req)
+	return out
+}
+
+// one returns the only response of out.
+func one[R any](t *testing.T, out []R) R {
+	t.Helper()
+	if len(out) != 1 {
+		t.Fatalf("%d responses, want 1: %v", len(out), out)
+	}
+	return out[0]
+}
+
+// none fails unless out is empty.
+func none[R any](t *testing.T, out []R) {
+	t.Helper()
+	if len(out) != 0 {
+		t.Fatalf("%d responses, want none: %v", len(out), out)
 	}
 }
 
@@ -135,15 +175,14 @@ func TestReadyAndEmptyState(t *testing.T) {
 	if c.Ready() || c.Version() != "" {
 		t.Fatalf("new cache: Ready %v Version %q", c.Ready(), c.Version())
 	}
-	ch := sotwWatch(t, c, &discovery.DiscoveryRequest{TypeUrl: resource.ClusterType},
-		stream.NewSotwSubscription(nil, true))
-	nothing(t, ch) // no answer before the first state
+	sc := newSotwClient(t, c, nil)
+	none(t, sc.request(resource.ClusterType)) // no answer before the first state
 
 	v := mustSet(t, c, nil)
 	if !c.Ready() || v == "" || c.Version() != v {
 		t.Fatalf("after empty Set: Ready %v Version %q returned %q", c.Ready(), c.Version(), v)
 	}
-	if r := got(t, ch); len(r.GetResources()) != 0 || r.GetVersionInfo() == "" {
+	if r := one(t, sc.update()); len(r.GetResources()) != 0 || r.GetVersionInfo() == "" {
 		t.Errorf("empty state response: %v", r)
 	}
 }
@@ -154,13 +193,11 @@ func TestUnchangedContentSharesMarshalledResource(t *testing.T) {
 		return map[string][]Resource{resource.ClusterType: res(cluster("a", 1), cluster("b", b))}
 	}
 	v1 := mustSet(t, c, clusters(1))
-	first := got(t, sotwWatch(t, c, &discovery.DiscoveryRequest{TypeUrl: resource.ClusterType},
-		stream.NewSotwSubscription(nil, true)))
+	first := one(t, open(t, c, &discovery.DiscoveryRequest{TypeUrl: resource.ClusterType}))
 
 	// New messages, b changed: a keeps its Any, b gets a new one.
 	v2 := mustSet(t, c, clusters(2))
-	second := got(t, sotwWatch(t, c, &discovery.DiscoveryRequest{TypeUrl: resource.ClusterType},
-		stream.NewSotwSubscription(nil, true)))
+	second := one(t, open(t, c, &discovery.DiscoveryRequest{TypeUrl: resource.ClusterType}))
 	if v1 == v2 {
 		t.Error("state version did not change with b")
 	}
@@ -179,14 +216,14 @@ func TestUnchangedContentSharesMarshalledResource(t *testing.T) {
 	}
 }
 
-func TestSotwWatchAnswersWhatTheClientLacks(t *testing.T) {
+func TestSotwRequestAnswersWhatTheClientLacks(t *testing.T) {
 	c, _ := newTestCache(t)
 	mustSet(t, c, map[string][]Resource{
 		resource.ClusterType:  res(cluster("a", 1)),
 		resource.EndpointType: res(cla("a"), cla("b")),
 	})
-	current := got(t, sotwWatch(t, c, &discovery.DiscoveryRequest{TypeUrl: resource.ClusterType},
-		stream.NewSotwSubscription(nil, true))).GetVersionInfo()
+	current := one(t, open(t, c, &discovery.DiscoveryRequest{TypeUrl: resource.ClusterType})).
+		GetVersionInfo()
 
 	tests := []struct {
 		name    string
@@ -199,61 +236,57 @@ func TestSotwWatchAnswersWhatTheClientLacks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ch := sotwWatch(t, c, &discovery.DiscoveryRequest{
+			out := open(t, c, &discovery.DiscoveryRequest{
 				TypeUrl: resource.ClusterType, VersionInfo: tt.version,
-			}, stream.NewSotwSubscription(nil, true))
+			})
 			if tt.want {
-				got(t, ch)
+				one(t, out)
 			} else {
-				nothing(t, ch)
+				none(t, out)
 			}
 		})
 	}
 
 	t.Run("after a NACK only a new version is sent", func(t *testing.T) {
-		sub := stream.NewSotwSubscription(nil, true)
-		r := <-sotwWatch(t, c, &discovery.DiscoveryRequest{TypeUrl: resource.ClusterType}, sub)
-		sub.SetReturnedResources(r.GetReturnedResources())
-		nack := &discovery.DiscoveryRequest{TypeUrl: resource.ClusterType, ResponseNonce: "1",
-			ErrorDetail: &status.Status{Message: "rejected"}}
-		ch := sotwWatch(t, c, nack, sub)
-		nothing(t, ch)
+		sc := newSotwClient(t, c, nil)
+		r := one(t, sc.request(resource.ClusterType))
+		ans, out := sc.send(&discovery.DiscoveryRequest{TypeUrl: resource.ClusterType,
+			ResponseNonce: r.GetNonce(), ErrorDetail: &status.Status{Message: "rejected"}})
+		if ans == nil || ans.Error.GetMessage() != "rejected" || ans.Version != r.GetVersionInfo() {
+			t.Errorf("NACK answer %+v, want the rejection of version %s", ans, r.GetVersionInfo())
+		}
+		none(t, out)
 		mustSet(t, c, map[string][]Resource{
 			resource.ClusterType:  res(cluster("a", 2)),
 			resource.EndpointType: res(cla("a"), cla("b")),
 		})
-		got(t, ch)
+		one(t, sc.update())
 	})
 }
 
-func TestSetWakesOnlyConcernedWatches(t *testing.T) {
+// TestSetSendsOnlyWhatAStreamNames checks that a change of a resource a
+// stream does not name gives it no response, while a stream naming it gets
+// exactly that resource.
+func TestSetSendsOnlyWhatAStreamNames(t *testing.T) {
 	c, _ := newTestCache(t)
 	a, b := cla("a"), cla("b")
 	mustSet(t, c, map[string][]Resource{resource.EndpointType: res(a, b)})
 
-	watchFor := func(name string) chan cachev3.Response {
-		sub := stream.NewSotwSubscription([]string{name}, true)
-		r := <-sotwWatch(t, c, &discovery.DiscoveryRequest{TypeUrl: resource.EndpointType,
-			ResourceNames: []string{name}}, sub)
-		sub.SetReturnedResources(r.GetReturnedResources())
-		return sotwWatch(t, c, &discovery.DiscoveryRequest{TypeUrl: resource.EndpointType,
-			ResourceNames: []string{name}, ResponseNonce: "1"}, sub)
+	streamOf := func(name string) *sotwClient {
+		sc := newSotwClient(t, c, nil)
+		one(t, sc.request(resource.EndpointType, name))
+		none(t, sc.request(resource.EndpointType, name))
+		return sc
 	}
-	onA, onB := watchFor("a"), watchFor("b")
-	if n := c.watches[resource.EndpointType].size(); n != 2 {
-		t.Fatalf("index holds %d endpoint watches, want 2", n)
-	}
+	onA, onB := streamOf("a"), streamOf("b")
 
 	changed := cla("a")
 	changed.Endpoints = []*endpointv3.LocalityLbEndpoints{{}}
 	mustSet(t, c, map[string][]Resource{resource.EndpointType: res(changed, b)})
-	if r := got(t, onA); len(r.GetResources()) != 1 {
-		t.Errorf("watch of a got %d resources", len(r.GetResources()))
+	if n := responseNames(t, one(t, onA.update())); !slices.Equal(n, []string{"a"}) {
+		t.Errorf("stream of a got %v, want [a]", n)
 	}
-	nothing(t, onB)
-	if n := c.watches[resource.EndpointType].size(); n != 1 {
-		t.Errorf("index holds %d endpoint watches after a was answered, want 1", n)
-	}
+	none(t, onB.update())
 }
 
 func TestByNameOnlyKeptFromWildcard(t *testing.T) {
@@ -273,9 +306,9 @@ func TestByNameOnlyKeptFromWildcard(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := got(t, sotwWatch(t, c, &discovery.DiscoveryRequest{
+			r := one(t, open(t, c, &discovery.DiscoveryRequest{
 				TypeUrl: resource.ListenerType, ResourceNames: tt.names,
-			}, stream.NewSotwSubscription(tt.names, true)))
+			}))
 			if n := responseNames(t, r); !slices.Equal(n, tt.want) {
 				t.Errorf("got %v, want %v", n, tt.want)
 			}
@@ -283,7 +316,79 @@ func TestByNameOnlyKeptFromWildcard(t *testing.T) {
 	}
 }
 
-func TestDeltaWatch(t *testing.T) {
+// deltaClient drives a delta Stream the way the server does, one call at a
+// time, and fails the test on an error. It keeps the latest nonce of each
+// type, so that its requests acknowledge the latest response.
+type deltaClient struct {
+	t     *testing.T
+	s     *Stream
+	node  *corev3.Node
+	nonce map[string]string
+}
+
+// newDeltaClient opens a delta ADS stream of node, closed when the test
+// ends.
+func newDeltaClient(t *testing.T, c *Cache, node *corev3.Node) *deltaClient {
+	t.Helper()
+	s := c.NewStream("", true)
+	t.Cleanup(s.Close)
+	return &deltaClient{t: t, s: s, node: node, nonce: map[string]string{}}
+}
+
+// send hands req to the stream as it is.
+func (dc *deltaClient) send(
+	req *discovery.DeltaDiscoveryRequest,
+) (*Answer, []*discovery.DeltaDiscoveryResponse) {
+	dc.t.Helper()
+	ans, out, err := dc.s.DeltaRequest(req)
+	if err != nil {
+		dc.t.Fatalf("DeltaRequest: %v", err)
+	}
+	dc.keep(out)
+	return ans, out
+}
+
+// request changes the subscription of typeURL with the latest nonce of the
+// type, which acknowledges the latest response if it waits.
+func (dc *deltaClient) request(
+	typeURL string, subscribe, unsubscribe []string,
+) []*discovery.DeltaDiscoveryResponse {
+	dc.t.Helper()
+	_, out := dc.send(&discovery.DeltaDiscoveryRequest{Node: dc.node, TypeUrl: typeURL,
+		ResourceNamesSubscribe: subscribe, ResourceNamesUnsubscribe: unsubscribe,
+		ResponseNonce: dc.nonce[typeURL]})
+	return out
+}
+
+// update is what the stream sends when its Wake fires, and nothing when it
+// did not fire, since the server would not ask.
+func (dc *deltaClient) update() []*discovery.DeltaDiscoveryResponse {
+	select {
+	case <-dc.s.Wake():
+		out := dc.s.DeltaUpdate()
+		dc.keep(out)
+		return out
+	default:
+		return nil
+	}
+}
+
+func (dc *deltaClient) keep(out []*discovery.DeltaDiscoveryResponse) {
+	for _, r := range out {
+		dc.nonce[r.GetTypeUrl()] = r.GetNonce()
+	}
+}
+
+// deltaNames lists the names of the resources of a delta response.
+func deltaNames(r *discovery.DeltaDiscoveryResponse) []string {
+	var out []string
+	for _, res := range r.GetResources() {
+		out = append(out, res.GetName())
+	}
+	return out
+}
+
+func TestDeltaRequest(t *testing.T) {
 	c, _ := newTestCache(t)
 	mustSet(t, c, map[string][]Resource{resource.ClusterType: res(cluster("a", 1), cluster("b", 1))})
 	v := c.Versions(resource.ClusterType)
@@ -291,7 +396,6 @@ func TestDeltaWatch(t *testing.T) {
 	tests := []struct {
 		name    string
 		initial map[string]string
-		nonce   string
 		names   []string
 		want    []string
 		removed []string
@@ -301,38 +405,28 @@ func TestDeltaWatch(t *testing.T) {
 		{name: "knows a gone one", initial: map[string]string{"a": v["a"], "b": v["b"], "z": "1"},
 			removed: []string{"z"}},
 		{name: "named", names: []string{"b"}, want: []string{"b"}},
-		{name: "up to date, not first", initial: map[string]string{"a": v["a"], "b": v["b"]},
-			nonce: "3"},
+		// A wildcard client is answered even when it holds everything.
+		{name: "up to date", initial: map[string]string{"a": v["a"], "b": v["b"]}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ch := make(chan cachev3.DeltaResponse, 8)
-			req := &discovery.DeltaDiscoveryRequest{TypeUrl: resource.ClusterType,
-				ResourceNamesSubscribe: tt.names, ResponseNonce: tt.nonce}
-			cancel, err := c.CreateDeltaWatch(req,
-				stream.NewDeltaSubscription(tt.names, nil, tt.initial, true), ch)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer cancel()
-			if tt.want == nil && tt.removed == nil {
-				if len(ch) != 0 {
-					t.Fatal("unexpected delta response")
-				}
-				return
-			}
-			r, _ := (<-ch).GetDeltaDiscoveryResponse()
-			var names []string
+			dc := newDeltaClient(t, c, nil)
+			_, out := dc.send(&discovery.DeltaDiscoveryRequest{TypeUrl: resource.ClusterType,
+				ResourceNamesSubscribe: tt.names, InitialResourceVersions: tt.initial})
+			r := one(t, out)
 			for _, res := range r.GetResources() {
-				names = append(names, res.GetName())
 				if res.GetVersion() != v[res.GetName()] {
 					t.Errorf("%s version %s, want %s", res.GetName(), res.GetVersion(), v[res.GetName()])
 				}
 			}
-			if !slices.Equal(names, tt.want) || !slices.Equal(r.GetRemovedResources(), tt.removed) {
+			n := deltaNames(r)
+			if !slices.Equal(n, tt.want) || !slices.Equal(r.GetRemovedResources(), tt.removed) {
 				t.Errorf("got %v removed %v, want %v removed %v",
-					names, r.GetRemovedResources(), tt.want, tt.removed)
+					n, r.GetRemovedResources(), tt.want, tt.removed)
 			}
+
+			// Once acknowledged, the client holds everything.
+			none(t, dc.request(resource.ClusterType, nil, nil))
 		})
 	}
 }
@@ -340,24 +434,22 @@ func TestDeltaWatch(t *testing.T) {
 func TestFetch(t *testing.T) {
 	c, _ := newTestCache(t)
 	all := &discovery.DiscoveryRequest{TypeUrl: resource.ClusterType}
-	if _, err := c.Fetch(context.Background(), all); err == nil {
+	if _, err := c.Fetch(all); err == nil {
 		t.Error("Fetch before the first Set succeeded")
 	}
 	mustSet(t, c, map[string][]Resource{resource.ClusterType: res(cluster("a", 1), cluster("b", 1))})
-	r, err := c.Fetch(context.Background(), &discovery.DiscoveryRequest{
+	out, err := c.Fetch(&discovery.DiscoveryRequest{
 		TypeUrl: resource.ClusterType, ResourceNames: []string{"b"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, _ := r.GetDiscoveryResponse()
 	if n := responseNames(t, out); !slices.Equal(n, []string{"b"}) {
 		t.Errorf("got %v, want [b]", n)
 	}
-	_, err = c.Fetch(context.Background(), &discovery.DiscoveryRequest{
+	again, err := c.Fetch(&discovery.DiscoveryRequest{
 		TypeUrl: resource.ClusterType, ResourceNames: []string{"b"}, VersionInfo: out.GetVersionInfo()})
-	var skip *types.SkipFetchError
-	if !errors.As(err, &skip) {
-		t.Errorf("Fetch of the current version: %v, want SkipFetchError", err)
+	if again != nil || err != nil {
+		t.Errorf("Fetch of the current version: %v, %v; want nil, nil", again, err)
 	}
 }
 

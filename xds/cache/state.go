@@ -27,9 +27,9 @@ var supportedTypes = map[string]bool{
 	resource.EndpointType: false,
 }
 
-// typeOrder is the order in which a Set answers watches, so that an
-// ordered ADS stream gets clusters before the endpoints, listeners and
-// routes that use them.
+// typeOrder is the order in which a stream answers a change, so that an
+// ADS client gets clusters before the endpoints, listeners and routes
+// that use them.
 var typeOrder = []string{
 	resource.ClusterType, resource.EndpointType, resource.ListenerType, resource.RouteType,
 }
@@ -201,29 +201,21 @@ func (ts *typeState) outdated(
 }
 
 // changedNames lists the resources that were added, removed, changed
-// version or changed ByNameOnly between two states of a type, and whether
-// any of them is or was visible to wildcard subscriptions.
-func changedNames(prev, next *typeState) (names []string, wildcard bool) {
-	note := func(name string, entries ...*entry) {
-		names = append(names, name)
-		for _, e := range entries {
-			if e != nil && !e.byNameOnly {
-				wildcard = true
-			}
-		}
-	}
+// version or changed ByNameOnly between two states of a type.
+func changedNames(prev, next *typeState) []string {
+	var names []string
 	for name, e := range next.entries {
 		old := prev.entries[name]
 		if old == nil || old.version != e.version || old.byNameOnly != e.byNameOnly {
-			note(name, old, e)
+			names = append(names, name)
 		}
 	}
-	for name, old := range prev.entries {
+	for name := range prev.entries {
 		if _, ok := next.entries[name]; !ok {
-			note(name, old)
+			names = append(names, name)
 		}
 	}
-	return names, wildcard
+	return names
 }
 
 // build validates and marshals resources into a new state, reusing the
@@ -324,6 +316,15 @@ func (c *Cache) marshal(typeURL string, r Resource, prev *entry) (*entry, error)
 	e.any = &anypb.Any{TypeUrl: typeURL, Value: b}
 	e.version = hex.EncodeToString(sum[:8])
 	return e, nil
+}
+
+// anys lists the shared marshalled forms of entries.
+func anys(es []*entry) []*anypb.Any {
+	out := make([]*anypb.Any, len(es))
+	for i, e := range es {
+		out[i] = e.any
+	}
+	return out
 }
 
 // viewVersion is the version of a sorted list of entries: a hash of their

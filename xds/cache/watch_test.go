@@ -7,9 +7,7 @@ import (
 
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
-	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	"github.com/envoyproxy/go-control-plane/pkg/server/stream/v3"
 )
 
 // claN is a load assignment whose content varies with n.
@@ -27,42 +25,36 @@ func endpoints(a, b, c int) map[string][]Resource {
 	}
 }
 
-// ackedEndpointWatch opens a first EDS watch of names, answers it as the
-// server would and opens the watch that follows the ACK.
-func ackedEndpointWatch(
+// ackedEndpointStream opens a stream whose EDS subscription names names,
+// and acknowledges its first response, which it returns.
+func ackedEndpointStream(
 	t *testing.T, c *Cache, names ...string,
-) (stream.Subscription, *discovery.DiscoveryResponse, chan cachev3.Response) {
+) (*sotwClient, *discovery.DiscoveryResponse) {
 	t.Helper()
-	sub := stream.NewSotwSubscription(names, true)
-	r := <-sotwWatch(t, c, &discovery.DiscoveryRequest{TypeUrl: resource.EndpointType,
-		ResourceNames: names}, sub)
-	sub.SetReturnedResources(r.GetReturnedResources())
-	first, err := r.GetDiscoveryResponse()
-	if err != nil {
-		t.Fatal(err)
-	}
-	next := sotwWatch(t, c, &discovery.DiscoveryRequest{TypeUrl: resource.EndpointType,
-		ResourceNames: names, ResponseNonce: "1"}, sub)
-	return sub, first, next
+	sc := newSotwClient(t, c, nil)
+	first := one(t, sc.request(resource.EndpointType, names...))
+	none(t, sc.request(resource.EndpointType, names...))
+	return sc, first
 }
 
-// TestEndpointWatchSendsOnlyChanges checks that an EDS watch gets only the
-// changed resources it names, with the type's content version, and that a
-// client reconnecting gets everything it names whatever its version: the
-// type's version does not tell which names the client was sent.
-func TestEndpointWatchSendsOnlyChanges(t *testing.T) {
+// TestEndpointStreamSendsOnlyChanges checks that an EDS subscription gets
+// only the changed resources it names, with the type's content version,
+// and that a client reconnecting gets everything it names whatever its
+// version: the type's version does not tell which names the client was
+// sent.
+func TestEndpointStreamSendsOnlyChanges(t *testing.T) {
 	c, _ := newTestCache(t)
 	mustSet(t, c, endpoints(1, 1, 1))
-	_, first, ch := ackedEndpointWatch(t, c, "a", "b")
+	sc, first := ackedEndpointStream(t, c, "a", "b")
 	if n := responseNames(t, first); !slices.Equal(n, []string{"a", "b"}) {
 		t.Fatalf("first response %v, want [a b]", n)
 	}
 
 	mustSet(t, c, endpoints(1, 1, 2))
-	nothing(t, ch) // c is not named
+	none(t, sc.update()) // c is not named
 
 	mustSet(t, c, endpoints(1, 2, 2))
-	r := got(t, ch)
+	r := one(t, sc.update())
 	if n := responseNames(t, r); !slices.Equal(n, []string{"b"}) {
 		t.Errorf("after b changed got %v, want [b]", n)
 	}
@@ -73,54 +65,48 @@ func TestEndpointWatchSendsOnlyChanges(t *testing.T) {
 	tests := []struct {
 		name    string
 		version string
-		want    bool
 	}{
-		{name: "reconnect with the current version", version: r.GetVersionInfo(), want: true},
-		{name: "reconnect with an old version", version: first.GetVersionInfo(), want: true},
+		{name: "reconnect with the current version", version: r.GetVersionInfo()},
+		{name: "reconnect with an old version", version: first.GetVersionInfo()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			names := []string{"a", "b"}
-			ch := sotwWatch(t, c, &discovery.DiscoveryRequest{TypeUrl: resource.EndpointType,
-				ResourceNames: names, VersionInfo: tt.version},
-				stream.NewSotwSubscription(names, true))
-			if !tt.want {
-				nothing(t, ch)
-				return
-			}
-			if n := responseNames(t, got(t, ch)); !slices.Equal(n, names) {
+			out := open(t, c, &discovery.DiscoveryRequest{TypeUrl: resource.EndpointType,
+				ResourceNames: names, VersionInfo: tt.version})
+			if n := responseNames(t, one(t, out)); !slices.Equal(n, names) {
 				t.Errorf("got %v, want %v", n, names)
 			}
 		})
 	}
 }
 
-// TestReconnectedWatchStillSeesChanges checks that a reconnected watch,
-// once answered, wakes on the next change of what it names.
-func TestReconnectedWatchStillSeesChanges(t *testing.T) {
+// TestReconnectedStreamStillSeesChanges checks that a reconnected stream,
+// once answered and acknowledged, is sent the next change of what it
+// names.
+func TestReconnectedStreamStillSeesChanges(t *testing.T) {
 	c, _ := newTestCache(t)
 	mustSet(t, c, endpoints(1, 1, 1))
-	_, first, _ := ackedEndpointWatch(t, c, "a", "b")
+	_, first := ackedEndpointStream(t, c, "a", "b")
+
+	sc := newSotwClient(t, c, nil)
 	names := []string{"a", "b"}
-	sub := stream.NewSotwSubscription(names, true)
-	req := &discovery.DiscoveryRequest{TypeUrl: resource.EndpointType,
-		ResourceNames: names, VersionInfo: first.GetVersionInfo()}
-	again := <-sotwWatch(t, c, req, sub)
-	sub.SetReturnedResources(again.GetReturnedResources())
-	ch := sotwWatch(t, c, &discovery.DiscoveryRequest{TypeUrl: resource.EndpointType,
-		ResourceNames: names, VersionInfo: first.GetVersionInfo(), ResponseNonce: "2"}, sub)
-	nothing(t, ch)
+	_, out := sc.send(&discovery.DiscoveryRequest{TypeUrl: resource.EndpointType,
+		ResourceNames: names, VersionInfo: first.GetVersionInfo()})
+	one(t, out)
+	none(t, sc.request(resource.EndpointType, names...))
+
 	mustSet(t, c, endpoints(2, 1, 1))
-	if n := responseNames(t, got(t, ch)); !slices.Equal(n, []string{"a"}) {
+	if n := responseNames(t, one(t, sc.update())); !slices.Equal(n, []string{"a"}) {
 		t.Errorf("got %v, want [a]", n)
 	}
 }
 
-// TestDeltaWatchSendsChangesAndRemovals checks a named delta watch woken by
-// a Set: only the changed resource is sent, and a removed one is named.
-func TestDeltaWatchSendsChangesAndRemovals(t *testing.T) {
+// TestDeltaStreamSendsChangesAndRemovals checks a named delta subscription
+// after a Set: only the changed resource is sent, and a removed one is
+// named.
+func TestDeltaStreamSendsChangesAndRemovals(t *testing.T) {
 	c, _ := newTestCache(t)
-	mustSet(t, c, endpoints(1, 1, 1))
 	tests := []struct {
 		name    string
 		next    map[string][]Resource
@@ -134,42 +120,30 @@ func TestDeltaWatchSendsChangesAndRemovals(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			mustSet(t, c, endpoints(1, 1, 1))
-			names := []string{"a", "b"}
-			sub := stream.NewDeltaSubscription(names, nil, nil, true)
 			known := c.Versions(resource.EndpointType)
 			delete(known, "c")
-			sub.SetReturnedResources(known)
-			ch := make(chan cachev3.DeltaResponse, 2)
-			cancel, err := c.CreateDeltaWatch(&discovery.DeltaDiscoveryRequest{
-				TypeUrl: resource.EndpointType, ResponseNonce: "1"}, sub, ch)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer cancel()
-			if len(ch) != 0 {
-				t.Fatal("an up-to-date delta watch answered")
-			}
+			dc := newDeltaClient(t, c, nil)
+			_, out := dc.send(&discovery.DeltaDiscoveryRequest{TypeUrl: resource.EndpointType,
+				ResourceNamesSubscribe: []string{"a", "b"}, InitialResourceVersions: known})
+			none(t, out) // the client holds what it names
+
 			mustSet(t, c, tt.next)
-			if len(ch) != 1 {
-				t.Fatalf("%d responses, want 1", len(ch))
-			}
-			r, _ := (<-ch).GetDeltaDiscoveryResponse()
-			var sent []string
-			for _, res := range r.GetResources() {
-				sent = append(sent, res.GetName())
-			}
-			if !slices.Equal(sent, tt.want) || !slices.Equal(r.GetRemovedResources(), tt.removed) {
+			r := one(t, dc.update())
+			n := deltaNames(r)
+			if !slices.Equal(n, tt.want) || !slices.Equal(r.GetRemovedResources(), tt.removed) {
 				t.Errorf("got %v removed %v, want %v removed %v",
-					sent, r.GetRemovedResources(), tt.want, tt.removed)
+					n, r.GetRemovedResources(), tt.want, tt.removed)
 			}
 		})
 	}
 }
 
-// TestWatchesAnswerOnceWhileSetRuns opens and cancels watches on many
-// goroutines while Set runs (meant for -race): no watch answers twice,
-// and every watch open when a Set changes what it names is answered.
-func TestWatchesAnswerOnceWhileSetRuns(t *testing.T) {
+// TestStreamsWhileSetRuns opens, drives and closes streams on many
+// goroutines while Set runs (meant for -race): no stream sends a second
+// response before the first is acknowledged, every acknowledged stream
+// whose names a Set changes is woken and sent one response, and a closed
+// stream is forgotten.
+func TestStreamsWhileSetRuns(t *testing.T) {
 	c, _ := newTestCache(t)
 	mustSet(t, c, endpoints(0, 0, 0))
 	stop := make(chan struct{})
@@ -183,94 +157,82 @@ func TestWatchesAnswerOnceWhileSetRuns(t *testing.T) {
 				default:
 				}
 				names := []string{"a", "b", "c"}[:1+(g+i)%3]
-				ch := make(chan cachev3.Response, 2)
-				cancel, _ := c.CreateWatch(&discovery.DiscoveryRequest{
-					TypeUrl: resource.EndpointType, ResourceNames: names, ResponseNonce: "1",
-				}, stream.NewSotwSubscription(names, true), ch)
-				cancel()
-				if len(ch) > 1 {
-					t.Errorf("a watch answered %d times", len(ch))
+				s := c.NewStream(resource.EndpointType, false)
+				_, out, err := s.SotwRequest(&discovery.DiscoveryRequest{ResourceNames: names})
+				if err != nil || len(out) != 1 {
+					t.Errorf("first request: %d responses, err %v; want 1", len(out), err)
 				}
+				if more := s.SotwUpdate(); len(more) != 0 {
+					t.Errorf("an unacknowledged stream sent %d more responses", len(more))
+				}
+				s.Close()
 			}
 		})
 	}
 	for round := 1; round <= 20; round++ {
-		var open []chan cachev3.Response
+		var streams []*sotwClient
 		for range 10 {
-			sub := stream.NewSotwSubscription([]string{"a"}, true)
-			sub.SetReturnedResources(map[string]string{"a": c.Versions(resource.EndpointType)["a"]})
-			open = append(open, sotwWatch(t, c, &discovery.DiscoveryRequest{
-				TypeUrl: resource.EndpointType, ResourceNames: []string{"a"}, ResponseNonce: "1",
-			}, sub))
+			sc, _ := ackedEndpointStream(t, c, "a")
+			streams = append(streams, sc)
 		}
 		mustSet(t, c, endpoints(round, 0, round%2))
-		for i, ch := range open {
-			if len(ch) != 1 {
-				t.Fatalf("round %d watch %d: %d responses, want 1", round, i, len(ch))
+		for i, sc := range streams {
+			if out := sc.update(); len(out) != 1 {
+				t.Fatalf("round %d stream %d: %d responses, want 1", round, i, len(out))
 			}
+			sc.s.Close()
 		}
 	}
 	close(stop)
 	churn.Wait()
-	if n := c.watches[resource.EndpointType].size(); n != 0 {
-		t.Errorf("%d watches left in the index", n)
+	c.mu.RLock()
+	n := len(c.streams)
+	c.mu.RUnlock()
+	if n != 0 {
+		t.Errorf("%d streams left in the cache", n)
 	}
 }
 
 // TestWildcardFullStateFollowsItsVersion checks that a wildcard cluster
-// subscription, whose ReturnedResources is the list's version alone, waits
-// after an ACK, gets the full list on a change, and gets the named list
-// when it stops being wildcard.
+// subscription, which keeps only the version of the list its client
+// holds, waits after an ACK, gets the full list on a change, and gets the
+// named list when it stops being wildcard.
 func TestWildcardFullStateFollowsItsVersion(t *testing.T) {
 	c, _ := newTestCache(t)
 	mustSet(t, c, abcClusters())
-	sub := stream.NewSotwSubscription(nil, true)
-	first := <-sotwWatch(t, c, &discovery.DiscoveryRequest{TypeUrl: resource.ClusterType}, sub)
-	sub.SetReturnedResources(first.GetReturnedResources())
-	if n := len(first.GetReturnedResources()); n != 1 {
-		t.Errorf("wildcard ReturnedResources holds %d entries, want 1", n)
+	sc := newSotwClient(t, c, nil)
+	first := one(t, sc.request(resource.ClusterType))
+	sub := sc.s.subs[resource.ClusterType]
+	if len(sub.held) != 0 || sub.heldView != first.GetVersionInfo() {
+		t.Errorf("wildcard subscription holds %d names and view %q, want none and %q",
+			len(sub.held), sub.heldView, first.GetVersionInfo())
 	}
-	ack := sotwWatch(t, c, &discovery.DiscoveryRequest{TypeUrl: resource.ClusterType,
-		ResponseNonce: "1"}, sub)
-	nothing(t, ack)
+	none(t, sc.request(resource.ClusterType))
 
 	mustSet(t, c, map[string][]Resource{resource.ClusterType: res(
 		cluster("a", 1), cluster("b", 2))})
-	r := got(t, ack)
+	r := one(t, sc.update())
 	if n := responseNames(t, r); !slices.Equal(n, []string{"a", "b"}) {
 		t.Errorf("after a change got %v, want [a b]", n)
 	}
 
-	resp := <-sotwWatch(t, c, &discovery.DiscoveryRequest{TypeUrl: resource.ClusterType}, sub)
-	sub.SetReturnedResources(resp.GetReturnedResources())
-	sub.SetResourceSubscription([]string{"b"})
-	named := got(t, sotwWatch(t, c, &discovery.DiscoveryRequest{TypeUrl: resource.ClusterType,
-		ResourceNames: []string{"b"}, ResponseNonce: "2"}, sub))
+	named := one(t, sc.request(resource.ClusterType, "b"))
 	if n := responseNames(t, named); !slices.Equal(n, []string{"b"}) {
 		t.Errorf("after naming b got %v, want [b]", n)
 	}
 }
 
 // TestAckWithNewNameIsAnswered checks that a client acknowledging the
-// current version while asking for one more name gets that name: the
-// shortcut for acknowledgements applies only when what the client holds
-// covers every name it asks for.
+// current version while asking for one more name gets that name, and that
+// dropping it again sends nothing.
 func TestAckWithNewNameIsAnswered(t *testing.T) {
 	c, _ := newTestCache(t)
 	mustSet(t, c, endpoints(1, 1, 1))
-	sub, first, _ := ackedEndpointWatch(t, c, "a", "b")
+	sc, _ := ackedEndpointStream(t, c, "a", "b")
 
-	names := []string{"a", "b", "c"}
-	sub.SetResourceSubscription(names)
-	ch := sotwWatch(t, c, &discovery.DiscoveryRequest{TypeUrl: resource.EndpointType,
-		ResourceNames: names, VersionInfo: first.GetVersionInfo(), ResponseNonce: "2"}, sub)
-	if n := responseNames(t, got(t, ch)); !slices.Equal(n, []string{"c"}) {
+	r := one(t, sc.request(resource.EndpointType, "a", "b", "c"))
+	if n := responseNames(t, r); !slices.Equal(n, []string{"c"}) {
 		t.Errorf("got %v, want [c]", n)
 	}
-
-	sub.SetResourceSubscription([]string{"a", "b"})
-	ch = sotwWatch(t, c, &discovery.DiscoveryRequest{TypeUrl: resource.EndpointType,
-		ResourceNames: []string{"a", "b"}, VersionInfo: first.GetVersionInfo(),
-		ResponseNonce: "3"}, sub)
-	nothing(t, ch)
+	none(t, sc.request(resource.EndpointType, "a", "b"))
 }

@@ -10,6 +10,8 @@ type metrics struct {
 	pushes  *prometheus.CounterVec
 	acks    *prometheus.CounterVec
 	nacks   *prometheus.CounterVec
+	// answerTime is how long clients take to ACK or NACK a response.
+	answerTime *prometheus.HistogramVec
 	// rejected counts the connections whose TLS handshake failed, by
 	// reason, which is one of refusalReasons.
 	rejected *prometheus.CounterVec
@@ -35,6 +37,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "spillway_xds_nacks_total",
 			Help: "xDS responses rejected by clients, by resource type.",
 		}, []string{"type_url"}),
+		answerTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "spillway_xds_answer_seconds",
+			Help:    "Time from an xDS response to the client's ACK or NACK of it, by resource type.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}, []string{"type_url"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "spillway_xds_rejected_connections_total",
 			Help: "xDS connections whose TLS handshake failed or refused the client, by reason.",
@@ -44,7 +51,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.rejected.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.streams, m.pushes, m.acks, m.nacks, m.rejected)
+		reg.MustRegister(m.streams, m.pushes, m.acks, m.nacks, m.answerTime, m.rejected)
 	}
 	return m
 }

@@ -1,6 +1,6 @@
-// Package server is Spillway's ADS server: go-control-plane's SotW and delta
-// servers over the versioned cache, on a gRPC server with keepalives and
-// stream limits, reporting streams, pushes, ACKs and NACKs.
+// Package server is Spillway's ADS server: SotW and delta xDS streams over
+// the versioned cache, on a gRPC server with keepalives and stream limits,
+// reporting streams, pushes, ACKs and NACKs.
 package server
 
 import (
@@ -15,8 +15,6 @@ import (
 	endpointservice "github.com/envoyproxy/go-control-plane/envoy/service/endpoint/v3"
 	listenerservice "github.com/envoyproxy/go-control-plane/envoy/service/listener/v3"
 	routeservice "github.com/envoyproxy/go-control-plane/envoy/service/route/v3"
-	"github.com/envoyproxy/go-control-plane/pkg/server/sotw/v3"
-	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -69,21 +67,10 @@ type Server struct {
 
 // New builds a server over c. Its metrics are registered with reg when reg
 // is not nil.
-//
-// The streams are go-control-plane's. At a fleet of a thousand Envoys they
-// are most of the cost of a change: every state-of-the-world ACK repeats
-// the stream's whole list of names, which is decoded and turned into a new
-// subscription each time. A stream handler of Spillway's own that keeps
-// the names per stream would remove that work (docs/performance.md).
 func New(c *cache.Cache, opts Options, log *slog.Logger, reg prometheus.Registerer) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	m := newMetrics(reg)
-	cb := newCallbacks(log, m)
-	// Ordered ADS sends a stream's responses in the order the cache makes
-	// them, which is clusters, endpoints, listeners, routes: a route never
-	// reaches Envoy before the cluster it names.
-	xds := serverv3.NewServer(ctx, c, cb,
-		sotw.WithOrderedADS(), sotw.WithLogger(controlPlaneLogger{log}))
+	xds := &services{cache: c, metrics: m, log: log, stop: ctx}
 
 	g := grpc.NewServer(grpcOptions(opts, m, log)...)
 	discovery.RegisterAggregatedDiscoveryServiceServer(g, xds)
@@ -97,6 +84,7 @@ func New(c *cache.Cache, opts Options, log *slog.Logger, reg prometheus.Register
 // grpcOptions turns Options into gRPC server options.
 func grpcOptions(opts Options, m *metrics, log *slog.Logger) []grpc.ServerOption {
 	out := []grpc.ServerOption{
+		grpc.ForceServerCodecV2(newCodec()),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
 			Time:    opts.Keepalive.Time,
 			Timeout: opts.Keepalive.Timeout,

@@ -1,0 +1,115 @@
+package server
+
+import (
+	"fmt"
+	"unicode/utf8"
+
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/encoding/proto"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
+	protobuf "google.golang.org/protobuf/proto"
+
+	"github.com/spillway/spillway/xds/cache"
+)
+
+// codec is gRPC's protobuf codec, except that it reads a state-of-the-
+// world request into a sotwRequest: every field but resource_names is
+// decoded as usual, and the names are only summed and kept as bytes. An
+// Envoy repeats its thousand endpoint names in every ACK; decoding them
+// into strings and comparing those with the stream's list was most of the
+// server's work per change, and the list rarely changes.
+type codec struct {
+	proto encoding.CodecV2
+}
+
+func newCodec() codec {
+	return codec{proto: encoding.GetCodecV2(proto.Name)}
+}
+
+func (c codec) Name() string { return proto.Name }
+
+func (c codec) Marshal(v any) (mem.BufferSlice, error) { return c.proto.Marshal(v) }
+
+func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
+	r, ok := v.(*sotwRequest)
+	if !ok {
+		return c.proto.Unmarshal(data, v)
+	}
+	return r.unmarshal(data.Materialize())
+}
+
+// resourceNamesField is the field number of DiscoveryRequest.resource_names.
+const resourceNamesField = 3
+
+// sotwRequest is a DiscoveryRequest whose resource_names stay encoded: req
+// holds every other field, and raw the whole message, from which Decode
+// reads the names when the cache asks for them.
+type sotwRequest struct {
+	req   discovery.DiscoveryRequest
+	raw   []byte
+	count int
+	sum   uint64
+}
+
+var _ cache.ResourceNames = (*sotwRequest)(nil)
+
+// unmarshal reads b, which it keeps.
+func (r *sotwRequest) unmarshal(b []byte) error {
+	r.raw = b
+	sum := cache.NewNameSum()
+	var rest []byte
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return fmt.Errorf("decoding DiscoveryRequest: %w", protowire.ParseError(n))
+		}
+		if num == resourceNamesField && typ == protowire.BytesType {
+			name, m := protowire.ConsumeBytes(b[n:])
+			if m < 0 {
+				return fmt.Errorf("decoding DiscoveryRequest.resource_names: %w", protowire.ParseError(m))
+			}
+			sum.WriteName(name)
+			r.count++
+			b = b[n+m:]
+			continue
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b[n:])
+		if m < 0 {
+			return fmt.Errorf("decoding DiscoveryRequest field %d: %w", num, protowire.ParseError(m))
+		}
+		rest = append(rest, b[:n+m]...)
+		b = b[n+m:]
+	}
+	r.sum = sum.Sum64()
+	if err := protobuf.Unmarshal(rest, &r.req); err != nil {
+		return fmt.Errorf("decoding DiscoveryRequest: %w", err)
+	}
+	return nil
+}
+
+// Len is the number of names.
+func (r *sotwRequest) Len() int { return r.count }
+
+// Sum is the cache.NameSum of the names.
+func (r *sotwRequest) Sum() uint64 { return r.sum }
+
+// Decode returns the names, checked to be UTF-8 as protobuf strings must be.
+func (r *sotwRequest) Decode() ([]string, error) {
+	out := make([]string, 0, r.count)
+	b := r.raw
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		m := protowire.ConsumeFieldValue(num, typ, b[n:])
+		if num == resourceNamesField && typ == protowire.BytesType {
+			name, _ := protowire.ConsumeBytes(b[n:])
+			if !utf8.Valid(name) {
+				return nil, fmt.Errorf("resource_names[%d] is not UTF-8", len(out))
+			}
+			out = append(out, string(name))
+		}
+		b = b[n+m:]
+	}
+	return out, nil
+}
