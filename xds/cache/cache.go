@@ -175,16 +175,16 @@ func (c *Cache) Fetch(req *discovery.DiscoveryRequest) (*discovery.DiscoveryResp
 		return nil, fmt.Errorf("fetching: unsupported type URL %q", req.GetTypeUrl())
 	}
 	ts = access.grantFor(req.GetNode()).typeState(req.GetTypeUrl(), ts)
-	names := make(map[string]struct{}, len(req.GetResourceNames()))
+	var list []string
 	wildcard := len(req.GetResourceNames()) == 0
 	for _, name := range req.GetResourceNames() {
 		if name == wildcardKey {
 			wildcard = true
 			continue
 		}
-		names[name] = struct{}{}
+		list = append(list, name)
 	}
-	view, version := ts.view(wildcard, names)
+	view, version := ts.view(wildcard, newNameSet(list))
 	if req.GetVersionInfo() == version {
 		return nil, nil
 	}

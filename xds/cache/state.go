@@ -126,9 +126,9 @@ func newTypeState(entries map[string]*entry) *typeState {
 // view returns the entries a subscription covers, sorted by name, and the
 // version of that list. A wildcard subscription gets every entry that is not
 // ByNameOnly plus the ByNameOnly ones it names.
-func (ts *typeState) view(wildcard bool, names map[string]struct{}) ([]*entry, string) {
+func (ts *typeState) view(wildcard bool, names nameSet) ([]*entry, string) {
 	var extra []*entry
-	for name := range names {
+	for _, name := range names.list {
 		e, ok := ts.entries[name]
 		if ok && (!wildcard || e.byNameOnly) {
 			extra = append(extra, e)
@@ -145,12 +145,12 @@ func (ts *typeState) view(wildcard bool, names map[string]struct{}) ([]*entry, s
 }
 
 // visible returns the entry of name if a subscription covers it.
-func (ts *typeState) visible(name string, wildcard bool, names map[string]struct{}) *entry {
+func (ts *typeState) visible(name string, wildcard bool, names nameSet) *entry {
 	e, ok := ts.entries[name]
 	if !ok {
 		return nil
 	}
-	if _, named := names[name]; named || (wildcard && !e.byNameOnly) {
+	if (wildcard && !e.byNameOnly) || names.has(name) {
 		return e
 	}
 	return nil
@@ -160,13 +160,13 @@ func (ts *typeState) visible(name string, wildcard bool, names map[string]struct
 // from what the client has, unsorted, and how many covered entries the
 // client has at all. With scope it looks only at those names, which
 // suffices when the client had everything before they changed; without
-// it, at every name the subscription covers. Either way it costs map
+// it, at every name the subscription covers. Either way it costs
 // lookups, not a sorted view of the whole subscription.
 func (ts *typeState) outdated(
-	wildcard bool, names map[string]struct{}, known map[string]string, scope []string,
+	wildcard bool, names nameSet, known *heldSet, scope []string,
 ) (out []*entry, had int) {
 	note := func(e *entry) {
-		v, ok := known[e.name]
+		v, ok := known.get(e.name)
 		if ok {
 			had++
 		}
@@ -185,13 +185,13 @@ func (ts *typeState) outdated(
 		for _, e := range ts.wildcard {
 			note(e)
 		}
-		for name := range names {
+		for _, name := range names.list {
 			if e := ts.entries[name]; e != nil && e.byNameOnly {
 				note(e)
 			}
 		}
 	default:
-		for name := range names {
+		for _, name := range names.list {
 			if e := ts.entries[name]; e != nil {
 				note(e)
 			}

@@ -53,7 +53,7 @@ type subscription struct {
 	// names nothing; it ends with the first request that names something.
 	legacy   bool
 	wildcard bool
-	names    map[string]struct{}
+	names    nameSet
 	// listLen and listSum are the length and NameSum of the last SotW
 	// list of names, once listed.
 	listed  bool
@@ -62,7 +62,7 @@ type subscription struct {
 	// held maps each resource the client holds to its version, as this
 	// cache sent it, accepted or not: a NACK leaves nothing to re-send.
 	// SotW full-state types keep heldView instead.
-	held map[string]string
+	held heldSet
 	// heldView is the version of the list a SotW client of a full-state
 	// type holds: the whole response, since a missing resource is deleted.
 	heldView string
@@ -179,8 +179,7 @@ func (s *Stream) subscription(typeURL string) (*subscription, bool) {
 	if sub, ok := s.subs[typeURL]; ok {
 		return sub, false
 	}
-	sub := &subscription{typeURL: typeURL, legacy: true, names: map[string]struct{}{},
-		held: map[string]string{}, recheckAll: true}
+	sub := &subscription{typeURL: typeURL, legacy: true, recheckAll: true}
 	s.subs[typeURL] = sub
 	return sub, true
 }

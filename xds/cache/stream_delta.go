@@ -27,9 +27,9 @@ func (s *Stream) DeltaRequest(
 	v := s.current()
 	ts := s.typeState(typeURL, v)
 	if first {
-		for name, version := range req.GetInitialResourceVersions() {
-			sub.held[intern(ts, name)] = version
-		}
+		sub.held = heldFrom(req.GetInitialResourceVersions(), func(name string) string {
+			return intern(ts, name)
+		})
 		sub.unsent = len(req.GetResourceNamesSubscribe()) == 0
 	}
 	sub.updateNames(ts, req.GetResourceNamesSubscribe(), req.GetResourceNamesUnsubscribe())
@@ -58,6 +58,7 @@ func (sub *subscription) updateNames(ts *typeState, subscribe, unsubscribe []str
 		}
 		sub.legacy = false
 	}
+	var named []string
 	for _, name := range subscribe {
 		if name == wildcardKey {
 			if !sub.wildcard {
@@ -66,12 +67,9 @@ func (sub *subscription) updateNames(ts *typeState, subscribe, unsubscribe []str
 			}
 			continue
 		}
-		name = intern(ts, name)
-		if _, ok := sub.names[name]; !ok {
-			sub.names[name] = struct{}{}
-			sub.recheck = append(sub.recheck, name)
-		}
+		named = append(named, intern(ts, name))
 	}
+	sub.recheck = append(sub.recheck, sub.names.add(named)...)
 	for _, name := range unsubscribe {
 		if name == wildcardKey {
 			if sub.wildcard {
@@ -80,22 +78,22 @@ func (sub *subscription) updateNames(ts *typeState, subscribe, unsubscribe []str
 			}
 			continue
 		}
-		_, named := sub.names[name]
+		named := sub.names.has(name)
 		switch {
 		case !named && sub.wildcard:
 			// The wildcard still covers it and the client keeps it.
-		case named && sub.wildcard && ts.visible(name, true, nil) != nil:
-			sub.held[name] = ""
+		case named && sub.wildcard && ts.visible(name, true, nameSet{}) != nil:
+			sub.held.put(name, "")
 			sub.recheck = append(sub.recheck, name)
 		default:
-			delete(sub.held, name)
+			sub.held.remove(name)
 		}
-		delete(sub.names, name)
+		sub.names.remove(name)
 	}
 	if sub.recheckAll {
 		// A subscription that stopped being wildcard leaves the client
 		// holding what only the wildcard covered: it is told they are gone.
-		for name := range sub.held {
+		for _, name := range sub.held.names {
 			if ts.visible(name, sub.wildcard, sub.names) == nil {
 				sub.recheck = append(sub.recheck, name)
 			}
@@ -123,10 +121,10 @@ func (s *Stream) deltaResponse(sub *subscription, v view) *discovery.DeltaDiscov
 	var removed []string
 	if all || len(scope) > 0 {
 		var had int
-		send, had = ts.outdated(sub.wildcard, sub.names, sub.held, scope)
-		if !all || had != len(sub.held) {
+		send, had = ts.outdated(sub.wildcard, sub.names, &sub.held, scope)
+		if !all || had != sub.held.len() {
 			// Unless every name the client holds is still covered.
-			removed = gone(ts, sub.wildcard, sub.names, sub.held, scope)
+			removed = gone(ts, sub.wildcard, sub.names, &sub.held, scope)
 		}
 	}
 	if len(send) == 0 && len(removed) == 0 && !sub.unsent {
@@ -135,12 +133,8 @@ func (s *Stream) deltaResponse(sub *subscription, v view) *discovery.DeltaDiscov
 	sub.unsent = false
 	sortEntries(send)
 	slices.Sort(removed)
-	for _, e := range send {
-		sub.held[e.name] = e.version
-	}
-	for _, name := range removed {
-		delete(sub.held, name)
-	}
+	sub.held.set(send)
+	sub.held.remove(removed...)
 	return &discovery.DeltaDiscoveryResponse{
 		SystemVersionInfo: v.st.version,
 		TypeUrl:           sub.typeURL,
@@ -153,8 +147,7 @@ func (s *Stream) deltaResponse(sub *subscription, v view) *discovery.DeltaDiscov
 // gone lists the resources the client has that the subscription no longer
 // covers: looking at scope only, or else at everything the client has.
 func gone(
-	ts *typeState, wildcard bool, names map[string]struct{}, known map[string]string,
-	scope []string,
+	ts *typeState, wildcard bool, names nameSet, known *heldSet, scope []string,
 ) []string {
 	var out []string
 	check := func(name string) {
@@ -163,13 +156,13 @@ func gone(
 		}
 	}
 	if scope == nil {
-		for name := range known {
+		for _, name := range known.names {
 			check(name)
 		}
 		return out
 	}
 	for _, name := range scope {
-		if _, ok := known[name]; ok {
+		if _, ok := known.get(name); ok {
 			check(name)
 		}
 	}

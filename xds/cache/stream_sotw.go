@@ -111,27 +111,25 @@ func (sub *subscription) setNames(ts *typeState, list ResourceNames) error {
 	sub.listed, sub.listLen, sub.listSum = true, list.Len(), sum
 
 	wildcard := false
-	next := make(map[string]struct{}, len(names))
+	kept := make([]string, 0, len(names))
 	for _, name := range names {
 		if name == wildcardKey {
 			wildcard = true
 			continue
 		}
 		name = intern(ts, name)
-		next[name] = struct{}{}
-		if _, ok := sub.names[name]; !ok {
+		kept = append(kept, name)
+		if !sub.names.has(name) {
 			sub.recheck = append(sub.recheck, name)
 		}
 	}
 	if wildcard != sub.wildcard {
 		sub.recheckAll = true
 	}
-	sub.names, sub.wildcard = next, wildcard
-	for name := range sub.held {
-		if ts.visible(name, wildcard, next) == nil {
-			delete(sub.held, name)
-		}
-	}
+	sub.names, sub.wildcard = newNameSet(kept), wildcard
+	sub.held.keep(func(name string) bool {
+		return ts.visible(name, wildcard, sub.names) != nil
+	})
 	// A full-state list changes with the names even when no resource does.
 	if supportedTypes[sub.typeURL] {
 		sub.recheckAll = true
@@ -182,14 +180,12 @@ func (s *Stream) sotwChanges(sub *subscription, ts *typeState, v view) *discover
 	} else if len(scope) == 0 {
 		return nil
 	}
-	send, _ := ts.outdated(sub.wildcard, sub.names, sub.held, scope)
+	send, _ := ts.outdated(sub.wildcard, sub.names, &sub.held, scope)
 	if len(send) == 0 {
 		return nil
 	}
 	sortEntries(send)
-	for _, e := range send {
-		sub.held[e.name] = e.version
-	}
+	sub.held.set(send)
 	return &discovery.DiscoveryResponse{
 		VersionInfo: ts.version,
 		Resources:   anys(send),

@@ -2,7 +2,6 @@ package cache
 
 import (
 	"errors"
-	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -55,7 +54,7 @@ func TestSotwStaleNonce(t *testing.T) {
 		t.Errorf("a stale request answered %+v", ans)
 	}
 	none(t, out)
-	if names := slices.Sorted(maps.Keys(sub.names)); !slices.Equal(names, []string{"a"}) {
+	if names := sub.names.list; !slices.Equal(names, []string{"a"}) {
 		t.Errorf("after a stale request the subscription names %v, want [a]", names)
 	}
 
@@ -259,10 +258,10 @@ func TestStreamKeepsStateNames(t *testing.T) {
 	check := func(t *testing.T, s *Stream, asked []string) {
 		t.Helper()
 		sub := s.subs[resource.EndpointType]
-		if len(sub.names) != len(asked) {
-			t.Fatalf("subscription names %v, want %v", sub.names, asked)
+		if sub.names.len() != len(asked) {
+			t.Fatalf("subscription names %v, want %v", sub.names.list, asked)
 		}
-		for name := range sub.names {
+		for _, name := range sub.names.list {
 			if unsafe.StringData(name) != unsafe.StringData(entries[name].name) {
 				t.Errorf("name %q is not the state's string", name)
 			}

@@ -203,9 +203,9 @@ func TestWildcardFullStateFollowsItsVersion(t *testing.T) {
 	sc := newSotwClient(t, c, nil)
 	first := one(t, sc.request(resource.ClusterType))
 	sub := sc.s.subs[resource.ClusterType]
-	if len(sub.held) != 0 || sub.heldView != first.GetVersionInfo() {
+	if sub.held.len() != 0 || sub.heldView != first.GetVersionInfo() {
 		t.Errorf("wildcard subscription holds %d names and view %q, want none and %q",
-			len(sub.held), sub.heldView, first.GetVersionInfo())
+			sub.held.len(), sub.heldView, first.GetVersionInfo())
 	}
 	none(t, sc.request(resource.ClusterType))
 
