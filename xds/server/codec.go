@@ -57,7 +57,7 @@ var _ cache.ResourceNames = (*sotwRequest)(nil)
 
 // unmarshal reads b, which it keeps.
 func (r *sotwRequest) unmarshal(b []byte) error {
-	r.raw = b
+	r.raw, r.count = b, 0
 	sum := cache.NewNameSum()
 	var rest []byte
 	for len(b) > 0 {
