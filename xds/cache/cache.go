@@ -51,8 +51,6 @@ type Cache struct {
 	seq     uint64
 	history [historySize]change
 	streams map[*Stream]struct{}
-	// nextStream numbers the streams.
-	nextStream uint64
 
 	marshals     atomic.Uint64
 	marshalTotal prometheus.Counter

@@ -24,14 +24,13 @@ import (
 // the server never builds a response the client has no room to read.
 //
 // What a client holds is kept per stream and updated in place, the names
-// shared with the state's resources. An ACK that repeats the same names
-// changes nothing and costs a lookup per name.
+// shared with the state's resources. A state-of-the-world ACK that repeats
+// the same names changes nothing and costs a comparison of their sums.
 type Stream struct {
 	c       *Cache
 	delta   bool
 	typeURL string // the one type of a per-type service; "" for ADS
 	wake    chan struct{}
-	id      uint64
 
 	node *corev3.Node
 	// grant is what the node may receive under access, the rules it was
@@ -112,8 +111,6 @@ func (c *Cache) NewStream(typeURL string, delta bool) *Stream {
 		subs: make(map[string]*subscription, len(supportedTypes)),
 	}
 	c.mu.Lock()
-	c.nextStream++
-	s.id = c.nextStream
 	c.streams[s] = struct{}{}
 	c.mu.Unlock()
 	return s
@@ -187,7 +184,10 @@ func (s *Stream) subscription(typeURL string) (*subscription, bool) {
 // open is the start of every request: its type, checked; its node, kept if
 // it is the first; and the type's subscription (nil for a type the cache
 // does not serve) and whether the request opens it.
-func (s *Stream) open(typeURL string, node *corev3.Node) (*subscription, bool, error) {
+func (s *Stream) open(delta bool, typeURL string, node *corev3.Node) (*subscription, bool, error) {
+	if delta != s.delta {
+		return nil, false, errors.New("xds request of the other protocol variant (SotW or delta) on this stream")
+	}
 	typeURL, err := s.resolveType(typeURL)
 	if err != nil {
 		return nil, false, err

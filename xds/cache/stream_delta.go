@@ -18,7 +18,7 @@ import (
 func (s *Stream) DeltaRequest(
 	req *discovery.DeltaDiscoveryRequest,
 ) (*Answer, []*discovery.DeltaDiscoveryResponse, error) {
-	sub, first, err := s.open(req.GetTypeUrl(), req.GetNode())
+	sub, first, err := s.open(true, req.GetTypeUrl(), req.GetNode())
 	if sub == nil || err != nil {
 		return nil, nil, err
 	}
@@ -78,26 +78,17 @@ func (sub *subscription) updateNames(ts *typeState, subscribe, unsubscribe []str
 			}
 			continue
 		}
-		named := sub.names.has(name)
+		wasNamed := sub.names.has(name)
 		switch {
-		case !named && sub.wildcard:
+		case !wasNamed && sub.wildcard:
 			// The wildcard still covers it and the client keeps it.
-		case named && sub.wildcard && ts.visible(name, true, nameSet{}) != nil:
+		case wasNamed && sub.wildcard && ts.visible(name, true, nameSet{}) != nil:
 			sub.held.put(name, "")
 			sub.recheck = append(sub.recheck, name)
 		default:
 			sub.held.remove(name)
 		}
 		sub.names.remove(name)
-	}
-	if sub.recheckAll {
-		// A subscription that stopped being wildcard leaves the client
-		// holding what only the wildcard covered: it is told they are gone.
-		for _, name := range sub.held.names {
-			if ts.visible(name, sub.wildcard, sub.names) == nil {
-				sub.recheck = append(sub.recheck, name)
-			}
-		}
 	}
 }
 

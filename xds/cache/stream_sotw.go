@@ -27,7 +27,7 @@ func (s *Stream) SotwRequest(req *discovery.DiscoveryRequest) (*Answer, []*disco
 func (s *Stream) SotwRequestNames(
 	req *discovery.DiscoveryRequest, names ResourceNames,
 ) (*Answer, []*discovery.DiscoveryResponse, error) {
-	sub, first, err := s.open(req.GetTypeUrl(), req.GetNode())
+	sub, first, err := s.open(false, req.GetTypeUrl(), req.GetNode())
 	if sub == nil || err != nil {
 		return nil, nil, err
 	}
@@ -42,12 +42,11 @@ func (s *Stream) SotwRequestNames(
 	if err := sub.setNames(ts, names); err != nil {
 		return ans, nil, err
 	}
-	if first {
-		sub.unsent = true
-		if supportedTypes[typeURL] && req.GetVersionInfo() != "" {
-			sub.heldView = req.GetVersionInfo()
-			sub.unsent = false
-		}
+	if first && supportedTypes[typeURL] {
+		// The client learns its list even when it is empty, unless it
+		// says it holds a list already.
+		sub.heldView = req.GetVersionInfo()
+		sub.unsent = sub.heldView == ""
 	}
 	return ans, listOf(s.sotwResponse(sub, v)), nil
 }
@@ -154,7 +153,11 @@ func (s *Stream) sotwResponse(sub *subscription, v view) *discovery.DiscoveryRes
 // from the one the client holds, removals included, versioned by a hash
 // of the list.
 func (s *Stream) sotwFull(sub *subscription, ts *typeState, v view) *discovery.DiscoveryResponse {
+	scope, all := s.scope(sub, v)
 	sub.looked(v)
+	if !all && len(scope) == 0 && !sub.unsent {
+		return nil
+	}
 	list, version := ts.view(sub.wildcard, sub.names)
 	if version == sub.heldView && !sub.unsent {
 		return nil
