@@ -349,15 +349,6 @@ func writeFields(h hash.Hash, fields ...string) {
 	h.Write([]byte{'\n'})
 }
 
-// versionMap maps the names of view to their versions.
-func versionMap(view []*entry) map[string]string {
-	out := make(map[string]string, len(view))
-	for _, e := range view {
-		out[e.name] = e.version
-	}
-	return out
-}
-
 func shortSum(h hash.Hash) string {
 	return hex.EncodeToString(h.Sum(nil)[:8])
 }
