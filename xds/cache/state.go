@@ -58,6 +58,9 @@ type typeState struct {
 	// subscribe that way.
 	wildcard        []*entry
 	wildcardVersion string
+	// whole shares the wildcard list, and its encodings, among the
+	// responses that carry all of it.
+	whole wholeList
 }
 
 // state is one immutable set of resources of every supported type.
@@ -229,8 +232,15 @@ func (c *Cache) build(resources map[string][]Resource) (*state, error) {
 	}
 	next := &state{types: make(map[string]*typeState, len(supportedTypes))}
 	for typeURL := range supportedTypes {
-		entries, err := c.buildType(typeURL, resources[typeURL], c.state.types[typeURL])
+		prev := c.state.types[typeURL]
+		entries, err := c.buildType(typeURL, resources[typeURL], prev)
 		errs = append(errs, err)
+		if sameEntries(prev.entries, entries) {
+			// Unchanged: keep the state of the type, its sorted lists and
+			// the encodings that streams may share.
+			next.types[typeURL] = prev
+			continue
+		}
 		next.types[typeURL] = newTypeState(entries)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -238,6 +248,19 @@ func (c *Cache) build(resources map[string][]Resource) (*state, error) {
 	}
 	next.version = next.hash()
 	return next, nil
+}
+
+// sameEntries reports whether two sets of entries hold the same entries.
+func sameEntries(a, b map[string]*entry) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for name, e := range b {
+		if a[name] != e {
+			return false
+		}
+	}
+	return true
 }
 
 // buildType builds the entries of one type, reporting every bad resource.

@@ -126,10 +126,16 @@ func (s *Stream) deltaResponse(sub *subscription, v view) *discovery.DeltaDiscov
 	slices.Sort(removed)
 	sub.held.set(send)
 	sub.held.remove(removed...)
+	var resources []*discovery.Resource
+	if ts.isWhole(send) {
+		resources = ts.deltaResources()
+	} else {
+		resources = deltaResources(send)
+	}
 	return &discovery.DeltaDiscoveryResponse{
 		SystemVersionInfo: v.st.version,
 		TypeUrl:           sub.typeURL,
-		Resources:         deltaResources(send),
+		Resources:         resources,
 		RemovedResources:  removed,
 		Nonce:             s.sent(sub, v.st.version),
 	}

@@ -2,6 +2,7 @@ package cache
 
 import (
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"google.golang.org/protobuf/types/known/anypb"
 )
 
 // SotwRequest takes a state-of-the-world request and returns the answer it
@@ -163,9 +164,15 @@ func (s *Stream) sotwFull(sub *subscription, ts *typeState, v view) *discovery.D
 		return nil
 	}
 	sub.heldView, sub.unsent = version, false
+	var resources []*anypb.Any
+	if ts.isWhole(list) {
+		resources = ts.sotwAnys()
+	} else {
+		resources = anys(list)
+	}
 	return &discovery.DiscoveryResponse{
 		VersionInfo: version,
-		Resources:   anys(list),
+		Resources:   resources,
 		TypeUrl:     sub.typeURL,
 		Nonce:       s.sent(sub, version),
 	}
@@ -189,9 +196,15 @@ func (s *Stream) sotwChanges(sub *subscription, ts *typeState, v view) *discover
 	}
 	sortEntries(send)
 	sub.held.set(send)
+	var resources []*anypb.Any
+	if ts.isWhole(send) {
+		resources = ts.sotwAnys()
+	} else {
+		resources = anys(send)
+	}
 	return &discovery.DiscoveryResponse{
 		VersionInfo: ts.version,
-		Resources:   anys(send),
+		Resources:   resources,
 		TypeUrl:     sub.typeURL,
 		Nonce:       s.sent(sub, ts.version),
 	}

@@ -20,17 +20,52 @@ import (
 // Envoy repeats its thousand endpoint names in every ACK; decoding them
 // into strings and comparing those with the stream's list was most of the
 // server's work per change, and the list rarely changes.
+//
+// It also writes a response whose resources are a list the cache encoded
+// once for every stream (cache.SharedEncoding) as that shared encoding
+// plus the response's other fields, so that a thousand streams sent the
+// same thousand clusters hold one copy of them rather than one each.
 type codec struct {
 	proto encoding.CodecV2
+	cache *cache.Cache
 }
 
-func newCodec() codec {
-	return codec{proto: encoding.GetCodecV2(proto.Name)}
+func newCodec(c *cache.Cache) codec {
+	return codec{proto: encoding.GetCodecV2(proto.Name), cache: c}
 }
 
 func (c codec) Name() string { return proto.Name }
 
-func (c codec) Marshal(v any) (mem.BufferSlice, error) { return c.proto.Marshal(v) }
+func (c codec) Marshal(v any) (mem.BufferSlice, error) {
+	if c.cache == nil {
+		return c.proto.Marshal(v)
+	}
+	var rest protobuf.Message
+	var shared []byte
+	switch r := v.(type) {
+	case *discovery.DiscoveryResponse:
+		if shared = c.cache.SharedEncoding(r); shared != nil {
+			short := protobuf.CloneOf(r)
+			short.Resources = nil
+			rest = short
+		}
+	case *discovery.DeltaDiscoveryResponse:
+		if shared = c.cache.SharedEncoding(r); shared != nil {
+			short := protobuf.CloneOf(r)
+			short.Resources = nil
+			rest = short
+		}
+	}
+	if rest == nil {
+		return c.proto.Marshal(v)
+	}
+	b, err := protobuf.Marshal(rest)
+	if err != nil {
+		return nil, fmt.Errorf("marshalling %T: %w", v, err)
+	}
+	// The shared buffer is never freed to a pool: it belongs to the cache.
+	return mem.BufferSlice{mem.SliceBuffer(b), mem.SliceBuffer(shared)}, nil
+}
 
 func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
 	r, ok := v.(*sotwRequest)

@@ -116,7 +116,7 @@ func sotwCases(tb testing.TB) []sotwCase {
 // unmarshalSotw reads wire as gRPC hands it to the codec.
 func unmarshalSotw(wire []byte) (*sotwRequest, error) {
 	r := &sotwRequest{}
-	err := newCodec().Unmarshal(mem.BufferSlice{mem.SliceBuffer(wire)}, r)
+	err := newCodec(nil).Unmarshal(mem.BufferSlice{mem.SliceBuffer(wire)}, r)
 	return r, err
 }
 
@@ -363,7 +363,7 @@ func TestSotwRequestNamesOfWrongType(t *testing.T) {
 // TestCodecPassesThrough checks that every message but a state-of-the-
 // world request goes through gRPC's own protobuf codec.
 func TestCodecPassesThrough(t *testing.T) {
-	c := newCodec()
+	c := newCodec(nil)
 	if c.Name() != grpcproto.Name {
 		t.Errorf("Name() = %q, want %q", c.Name(), grpcproto.Name)
 	}
@@ -554,7 +554,7 @@ func BenchmarkSotwRequestDecode(b *testing.B) {
 	}
 	b.Run("codec", func(b *testing.B) {
 		b.ReportAllocs()
-		c := newCodec()
+		c := newCodec(nil)
 		for b.Loop() {
 			var r sotwRequest
 			if err := c.Unmarshal(mem.BufferSlice{mem.SliceBuffer(wire)}, &r); err != nil {

@@ -72,7 +72,7 @@ func New(c *cache.Cache, opts Options, log *slog.Logger, reg prometheus.Register
 	m := newMetrics(reg)
 	xds := &services{cache: c, metrics: m, log: log, stop: ctx}
 
-	g := grpc.NewServer(grpcOptions(opts, m, log)...)
+	g := grpc.NewServer(grpcOptions(c, opts, m, log)...)
 	discovery.RegisterAggregatedDiscoveryServiceServer(g, xds)
 	listenerservice.RegisterListenerDiscoveryServiceServer(g, xds)
 	routeservice.RegisterRouteDiscoveryServiceServer(g, xds)
@@ -82,9 +82,9 @@ func New(c *cache.Cache, opts Options, log *slog.Logger, reg prometheus.Register
 }
 
 // grpcOptions turns Options into gRPC server options.
-func grpcOptions(opts Options, m *metrics, log *slog.Logger) []grpc.ServerOption {
+func grpcOptions(c *cache.Cache, opts Options, m *metrics, log *slog.Logger) []grpc.ServerOption {
 	out := []grpc.ServerOption{
-		grpc.ForceServerCodecV2(newCodec()),
+		grpc.ForceServerCodecV2(newCodec(c)),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
 			Time:    opts.Keepalive.Time,
 			Timeout: opts.Keepalive.Timeout,
