@@ -159,8 +159,8 @@ func (c *Cache) Marshals() uint64 {
 
 // Fetch answers a REST (polling) request with the current resources of its
 // type that it names (all for none or "*"), versioned by a hash of that
-// list. It returns nil and no error when the request's version_info shows
-// the client has them.
+// list, whatever version the request says it has: a poll gets an answer,
+// and the version tells the client whether anything changed.
 func (c *Cache) Fetch(req *discovery.DiscoveryRequest) (*discovery.DiscoveryResponse, error) {
 	c.mu.RLock()
 	st, ready, access := c.state, c.ready, c.access
@@ -183,9 +183,6 @@ func (c *Cache) Fetch(req *discovery.DiscoveryRequest) (*discovery.DiscoveryResp
 		list = append(list, name)
 	}
 	view, version := ts.view(wildcard, newNameSet(list))
-	if req.GetVersionInfo() == version {
-		return nil, nil
-	}
 	return &discovery.DiscoveryResponse{
 		VersionInfo: version, Resources: anys(view), TypeUrl: req.GetTypeUrl(),
 	}, nil

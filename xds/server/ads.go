@@ -48,46 +48,44 @@ type (
 func (s *services) StreamAggregatedResources(st sotwStream) error { return s.sotw(st, "") }
 func (s *services) DeltaAggregatedResources(st deltaStream) error { return s.delta(st, "") }
 
-func (s *services) StreamListeners(st sotwStream) error {
-	return s.sotw(st, resource.ListenerType)
-}
-func (s *services) DeltaListeners(st deltaStream) error {
-	return s.delta(st, resource.ListenerType)
-}
-func (s *services) StreamRoutes(st sotwStream) error   { return s.sotw(st, resource.RouteType) }
-func (s *services) DeltaRoutes(st deltaStream) error   { return s.delta(st, resource.RouteType) }
-func (s *services) StreamClusters(st sotwStream) error { return s.sotw(st, resource.ClusterType) }
-func (s *services) DeltaClusters(st deltaStream) error { return s.delta(st, resource.ClusterType) }
-func (s *services) StreamEndpoints(st sotwStream) error {
-	return s.sotw(st, resource.EndpointType)
-}
-func (s *services) DeltaEndpoints(st deltaStream) error {
-	return s.delta(st, resource.EndpointType)
-}
+func (s *services) StreamListeners(st sotwStream) error { return s.sotw(st, resource.ListenerType) }
+func (s *services) DeltaListeners(st deltaStream) error { return s.delta(st, resource.ListenerType) }
+func (s *services) StreamRoutes(st sotwStream) error    { return s.sotw(st, resource.RouteType) }
+func (s *services) DeltaRoutes(st deltaStream) error    { return s.delta(st, resource.RouteType) }
+func (s *services) StreamClusters(st sotwStream) error  { return s.sotw(st, resource.ClusterType) }
+func (s *services) DeltaClusters(st deltaStream) error  { return s.delta(st, resource.ClusterType) }
+func (s *services) StreamEndpoints(st sotwStream) error { return s.sotw(st, resource.EndpointType) }
+func (s *services) DeltaEndpoints(st deltaStream) error { return s.delta(st, resource.EndpointType) }
 
-func (s *services) FetchListeners(ctx context.Context, req *discovery.DiscoveryRequest) (*discovery.DiscoveryResponse, error) {
+type (
+	fetchRequest  = *discovery.DiscoveryRequest
+	fetchResponse = *discovery.DiscoveryResponse
+)
+
+func (s *services) FetchListeners(_ context.Context, req fetchRequest) (fetchResponse, error) {
 	return s.fetch(req, resource.ListenerType)
 }
-func (s *services) FetchRoutes(ctx context.Context, req *discovery.DiscoveryRequest) (*discovery.DiscoveryResponse, error) {
+func (s *services) FetchRoutes(_ context.Context, req fetchRequest) (fetchResponse, error) {
 	return s.fetch(req, resource.RouteType)
 }
-func (s *services) FetchClusters(ctx context.Context, req *discovery.DiscoveryRequest) (*discovery.DiscoveryResponse, error) {
+func (s *services) FetchClusters(_ context.Context, req fetchRequest) (fetchResponse, error) {
 	return s.fetch(req, resource.ClusterType)
 }
-func (s *services) FetchEndpoints(ctx context.Context, req *discovery.DiscoveryRequest) (*discovery.DiscoveryResponse, error) {
+func (s *services) FetchEndpoints(_ context.Context, req fetchRequest) (fetchResponse, error) {
 	return s.fetch(req, resource.EndpointType)
 }
 
-// fetch answers a REST poll with the resources it names, whatever version
-// it says it has: a poll gets an answer, and the version tells the client
-// whether anything changed.
+// fetch answers a REST poll of typeURL (cache.Fetch).
 func (s *services) fetch(req *discovery.DiscoveryRequest, typeURL string) (*discovery.DiscoveryResponse, error) {
-	if t := req.GetTypeUrl(); t != "" && t != typeURL {
+	switch t := req.GetTypeUrl(); t {
+	case typeURL:
+	case "":
+		req = proto.CloneOf(req)
+		req.TypeUrl = typeURL
+	default:
 		return nil, grpcstatus.Errorf(codes.InvalidArgument,
 			"type_url %q on the %s service", t, cache.ShortType(typeURL))
 	}
-	req = proto.CloneOf(req)
-	req.TypeUrl, req.VersionInfo = typeURL, ""
 	resp, err := s.cache.Fetch(req)
 	if err != nil {
 		return nil, grpcstatus.Error(codes.Unavailable, err.Error())
@@ -101,9 +99,10 @@ type request[Req any] struct {
 	err error
 }
 
-// run is the loop of one stream. handle takes a request and update the
-// cache's wake; both return the responses to send, which send sends and
-// reports.
+// run is the loop of one stream: a goroutine reads requests with recv,
+// handle takes each of them, and update answers each wake of the cache's
+// stream; both send what they are given to send. The stream ends with its
+// client, at the first error, or when the server stops.
 func run[Req any](
 	s *services, ctx context.Context, recv func() (*Req, error), cs *cache.Stream,
 	handle func(*Req) error, update func() error,

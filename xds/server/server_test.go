@@ -20,6 +20,8 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 
@@ -520,4 +522,27 @@ func TestPerTypeServices(t *testing.T) {
 type sotwStream interface {
 	Send(*discovery.DiscoveryRequest) error
 	Recv() (*discovery.DiscoveryResponse, error)
+}
+
+// TestFetchOverGRPC checks the per-type services' REST-style Fetch: it
+// answers with the named resources of its service's type, fills in an
+// empty type URL, and refuses another type's.
+func TestFetchOverGRPC(t *testing.T) {
+	e := start(t)
+	e.set(t, newFleet().resources())
+	client := clusterservice.NewClusterDiscoveryServiceClient(e.conn)
+
+	r, err := client.FetchClusters(context.Background(),
+		&discovery.DiscoveryRequest{ResourceNames: []string{"b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(t, r); !slices.Equal(got, []string{"b"}) || r.GetVersionInfo() == "" {
+		t.Errorf("got %v version %q, want [b] with a version", got, r.GetVersionInfo())
+	}
+	_, err = client.FetchClusters(context.Background(),
+		&discovery.DiscoveryRequest{TypeUrl: resource.EndpointType})
+	if status.Code(err) != codes.InvalidArgument {
+		t.Errorf("fetch of endpoints on the cluster service: %v, want InvalidArgument", err)
+	}
 }
