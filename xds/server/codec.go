@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
 	protobuf "google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/spillway/spillway/xds/cache"
 )
@@ -40,26 +41,15 @@ func (c codec) Marshal(v any) (mem.BufferSlice, error) {
 	if c.cache == nil {
 		return c.proto.Marshal(v)
 	}
-	var rest protobuf.Message
-	var shared []byte
-	switch r := v.(type) {
-	case *discovery.DiscoveryResponse:
-		if shared = c.cache.SharedEncoding(r); shared != nil {
-			short := protobuf.CloneOf(r)
-			short.Resources = nil
-			rest = short
-		}
-	case *discovery.DeltaDiscoveryResponse:
-		if shared = c.cache.SharedEncoding(r); shared != nil {
-			short := protobuf.CloneOf(r)
-			short.Resources = nil
-			rest = short
-		}
-	}
-	if rest == nil {
+	m, ok := v.(protobuf.Message)
+	if !ok {
 		return c.proto.Marshal(v)
 	}
-	b, err := protobuf.Marshal(rest)
+	shared := c.cache.SharedEncoding(m)
+	if shared == nil {
+		return c.proto.Marshal(v)
+	}
+	b, err := protobuf.Marshal(without(m, resourcesField))
 	if err != nil {
 		return nil, fmt.Errorf("marshalling %T: %w", v, err)
 	}
@@ -75,8 +65,25 @@ func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
 	return r.unmarshal(data.Materialize())
 }
 
-// resourceNamesField is the field number of DiscoveryRequest.resource_names.
-const resourceNamesField = 3
+// Field numbers: DiscoveryRequest.resource_names, and the resources of
+// DiscoveryResponse and of DeltaDiscoveryResponse.
+const (
+	resourceNamesField = 3
+	resourcesField     = 2
+)
+
+// without is a shallow copy of m without field num, for encoding only.
+func without(m protobuf.Message, num protowire.Number) protobuf.Message {
+	src := m.ProtoReflect()
+	dst := src.New()
+	src.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if fd.Number() != num {
+			dst.Set(fd, v)
+		}
+		return true
+	})
+	return dst.Interface()
+}
 
 // sotwRequest is a DiscoveryRequest whose resource_names stay encoded: req
 // holds every other field, and raw the whole message, from which Decode
