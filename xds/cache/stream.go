@@ -124,7 +124,7 @@ func (s *Stream) Close() {
 }
 
 // Wake fires when the state or the access rules changed; the server then
-// calls Update.
+// calls SotwUpdate or DeltaUpdate.
 func (s *Stream) Wake() <-chan struct{} {
 	return s.wake
 }
@@ -231,8 +231,7 @@ func (s *Stream) sent(sub *subscription, version string) string {
 }
 
 // view is what the stream sees of the cache: a state, its sequence
-// number, and the grant of the stream's node under the access rules in
-// force.
+// number, and whether any state was set yet.
 type view struct {
 	st    *state
 	seq   uint64
