@@ -212,13 +212,20 @@ func (e *envoyAdmin) stats(w http.ResponseWriter, _ *http.Request) {
 // function that stops it, failing the test if Scale did not end cleanly.
 func startScale(t *testing.T, cfgPath string) (string, func()) {
 	t.Helper()
+	return runScale(t, ScaleOptions{ConfigPath: cfgPath})
+}
+
+// runScale runs Scale in-process with opts, its Log and Started set here,
+// and returns the admin address and a function that stops it, failing
+// the test if Scale did not end cleanly.
+func runScale(t *testing.T, opts ScaleOptions) (string, func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan net.Addr, 1)
 	done := make(chan error, 1)
-	go func() {
-		done <- Scale(ctx, ScaleOptions{ConfigPath: cfgPath, Log: testLogger(t),
-			Started: func(a net.Addr) { started <- a }})
-	}()
+	opts.Log = testLogger(t)
+	opts.Started = func(a net.Addr) { started <- a }
+	go func() { done <- Scale(ctx, opts) }()
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {

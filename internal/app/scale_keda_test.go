@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -109,33 +108,10 @@ type kedaProcess struct {
 // that stops it, failing the test if Scale did not end cleanly.
 func startScaleKEDA(t *testing.T, cfgPath string) (*kedaProcess, func()) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	kedaAddr, started := make(chan net.Addr, 1), make(chan net.Addr, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Scale(ctx, ScaleOptions{ConfigPath: cfgPath, Log: testLogger(t),
-			StartedKEDA: func(a net.Addr) { kedaAddr <- a },
-			Started:     func(a net.Addr) { started <- a }})
-	}()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("scale returned %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	select {
-	case a := <-started:
-		return &kedaProcess{admin: a.String(), keda: dialKEDA(t, <-kedaAddr)}, stop
-	case err := <-done:
-		t.Fatalf("scale failed to start: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("scale did not start within 10s")
-	}
-	return nil, stop
+	kedaAddr := make(chan net.Addr, 1)
+	admin, stop := runScale(t, ScaleOptions{ConfigPath: cfgPath,
+		StartedKEDA: func(a net.Addr) { kedaAddr <- a }})
+	return &kedaProcess{admin: admin, keda: dialKEDA(t, <-kedaAddr)}, stop
 }
 
 // dialKEDA is a client of the KEDA server at addr, as KEDA's operator
